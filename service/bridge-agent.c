@@ -1,0 +1,267 @@
+/* bridge-agent.c: D-Bus methods, signals and properties of the bridge. */
+#include "config.h"
+
+#include "bridge-agent.h"
+#include "bridge-variant.h"
+#include "qga-error.h"
+#include "qga-wire.h"
+
+struct _BridgeAgent {
+  QgaGuestAgentSkeleton parent;
+
+  BridgeChannel *channel;
+  BridgeDispatcher *dispatcher;
+  BridgeClients *clients;
+  gsize max_message_size;
+};
+
+typedef void (*ReplyFunc) (GDBusMethodInvocation *invocation, JsonNode *value);
+
+/* One D-Bus call waiting for the host. */
+typedef struct {
+  BridgeAgent *agent;
+  GDBusMethodInvocation *invocation;
+  ReplyFunc reply;
+} Call;
+
+static void bridge_agent_iface_init (QgaGuestAgentIface *iface);
+
+G_DEFINE_TYPE_WITH_CODE (BridgeAgent, bridge_agent, QGA_TYPE_GUEST_AGENT_SKELETON,
+                         G_IMPLEMENT_INTERFACE (QGA_TYPE_GUEST_AGENT, bridge_agent_iface_init))
+
+static void
+return_invalid_args (GDBusMethodInvocation *invocation, const char *what, const GError *error)
+{
+  g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+                                         "%s: %s", what, error->message);
+}
+
+static void
+return_result_error (GDBusMethodInvocation *invocation, const BridgeResult *result)
+{
+  if (result->host_error_class != NULL)
+    {
+      g_autofree char *name = g_strconcat (QGA_DBUS_ERROR_PREFIX, result->host_error_class, NULL);
+
+      g_dbus_method_invocation_return_dbus_error (invocation, name, result->error->message);
+    }
+  else
+    g_dbus_method_invocation_return_gerror (invocation, result->error);
+}
+
+static void
+on_request_done (const BridgeResult *result, gpointer user_data)
+{
+  Call *call = user_data;
+  const char *sender = g_dbus_method_invocation_get_sender (call->invocation);
+
+  bridge_clients_release (call->agent->clients, sender);
+  if (result->error != NULL)
+    return_result_error (call->invocation, result);
+  else
+    call->reply (call->invocation, result->value);
+  g_object_unref (call->agent);
+  g_free (call);
+}
+
+/* Takes over the invocation: it is answered now on error, or when the host replies. */
+static void
+start_request (BridgeAgent *agent, GDBusMethodInvocation *invocation,
+               const char *command, JsonNode *arguments, ReplyFunc reply)
+{
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
+  g_autoptr(GError) error = NULL;
+  Call *call;
+
+  if (sender == NULL)
+    sender = ":peer";   /* a peer-to-peer connection has no bus name */
+  if (!bridge_clients_acquire (agent->clients, sender, &error))
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
+  call = g_new0 (Call, 1);
+  call->agent = g_object_ref (agent);
+  call->invocation = invocation;
+  call->reply = reply;
+  if (!bridge_dispatcher_request (agent->dispatcher, command, arguments, sender,
+                                  on_request_done, call, &error))
+    {
+      bridge_clients_release (agent->clients, sender);
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      g_object_unref (call->agent);
+      g_free (call);
+    }
+}
+
+static void
+reply_ping (GDBusMethodInvocation *invocation, JsonNode *value)
+{
+  qga_guest_agent_complete_ping (NULL, invocation);
+}
+
+static void
+reply_host_info (GDBusMethodInvocation *invocation, JsonNode *value)
+{
+  if (!JSON_NODE_HOLDS_OBJECT (value))
+    {
+      g_dbus_method_invocation_return_error_literal (invocation, QGA_ERROR, QGA_ERROR_INVALID_REPLY,
+                                                     "host-info did not return an object");
+      return;
+    }
+  qga_guest_agent_complete_get_host_info (NULL, invocation,
+                                          bridge_variant_from_json_object (json_node_get_object (value)));
+}
+
+static void
+reply_call (GDBusMethodInvocation *invocation, JsonNode *value)
+{
+  g_autofree char *text = qga_wire_to_string (value);
+
+  qga_guest_agent_complete_call (NULL, invocation, text);
+}
+
+static gboolean
+handle_ping (QgaGuestAgent *iface, GDBusMethodInvocation *invocation)
+{
+  start_request (BRIDGE_AGENT (iface), invocation, "host-ping", NULL, reply_ping);
+  return TRUE;
+}
+
+static gboolean
+handle_get_host_info (QgaGuestAgent *iface, GDBusMethodInvocation *invocation)
+{
+  start_request (BRIDGE_AGENT (iface), invocation, "host-info", NULL, reply_host_info);
+  return TRUE;
+}
+
+static gboolean
+handle_call (QgaGuestAgent *iface, GDBusMethodInvocation *invocation,
+             const char *command, const char *arguments_json)
+{
+  BridgeAgent *agent = BRIDGE_AGENT (iface);
+  g_autoptr(JsonNode) arguments = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (!qga_wire_command_name_is_valid (command, "host-"))
+    {
+      g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+                                             "invalid command name '%s': expected host-[a-z0-9-]+",
+                                             command);
+      return TRUE;
+    }
+  if (arguments_json[0] != '\0')
+    {
+      arguments = qga_wire_parse_object (arguments_json, agent->max_message_size, &error);
+      if (arguments == NULL)
+        {
+          return_invalid_args (invocation, "invalid arguments", error);
+          return TRUE;
+        }
+    }
+  start_request (agent, invocation, command, arguments, reply_call);
+  return TRUE;
+}
+
+static gboolean
+handle_send_event (QgaGuestAgent *iface, GDBusMethodInvocation *invocation,
+                   const char *name, const char *data_json)
+{
+  BridgeAgent *agent = BRIDGE_AGENT (iface);
+  g_autoptr(JsonNode) data = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (!qga_wire_event_name_is_valid (name))
+    {
+      g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+                                             "invalid event name '%s': expected [A-Z][A-Z0-9_]*",
+                                             name);
+      return TRUE;
+    }
+  data = qga_wire_parse_object (data_json, agent->max_message_size, &error);
+  if (data == NULL)
+    {
+      return_invalid_args (invocation, "invalid event data", error);
+      return TRUE;
+    }
+  if (!bridge_dispatcher_send_event (agent->dispatcher, name, data, &error))
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return TRUE;
+    }
+  qga_guest_agent_complete_send_event (iface, invocation);
+  return TRUE;
+}
+
+static void
+on_host_event (BridgeDispatcher *dispatcher, const char *name, const char *data_json,
+               gpointer user_data)
+{
+  qga_guest_agent_emit_host_event (QGA_GUEST_AGENT (user_data), name, data_json);
+}
+
+static void
+on_channel_state (BridgeChannel *channel, gpointer user_data)
+{
+  qga_guest_agent_set_host_connected (QGA_GUEST_AGENT (user_data),
+                                      bridge_channel_is_connected (channel));
+}
+
+static void
+on_client_vanished (BridgeClients *clients, const char *sender, gpointer user_data)
+{
+  bridge_dispatcher_cancel_owner (BRIDGE_AGENT (user_data)->dispatcher, sender);
+}
+
+BridgeAgent *
+bridge_agent_new (const BridgeConfig *config, BridgeChannel *channel,
+                  BridgeDispatcher *dispatcher, BridgeClients *clients)
+{
+  BridgeAgent *agent = g_object_new (BRIDGE_TYPE_AGENT, NULL);
+
+  agent->channel = g_object_ref (channel);
+  agent->dispatcher = g_object_ref (dispatcher);
+  agent->clients = g_object_ref (clients);
+  agent->max_message_size = config->max_message_size;
+  qga_guest_agent_set_version (QGA_GUEST_AGENT (agent), PACKAGE_VERSION);
+  qga_guest_agent_set_host_connected (QGA_GUEST_AGENT (agent), bridge_channel_is_connected (channel));
+  g_signal_connect_object (dispatcher, "host-event", G_CALLBACK (on_host_event), agent, 0);
+  g_signal_connect_object (channel, "connected", G_CALLBACK (on_channel_state), agent, 0);
+  g_signal_connect_object (channel, "disconnected", G_CALLBACK (on_channel_state), agent, 0);
+  g_signal_connect_object (clients, "vanished", G_CALLBACK (on_client_vanished), agent, 0);
+  return agent;
+}
+
+static void
+bridge_agent_dispose (GObject *object)
+{
+  BridgeAgent *agent = BRIDGE_AGENT (object);
+
+  g_clear_object (&agent->channel);
+  g_clear_object (&agent->dispatcher);
+  g_clear_object (&agent->clients);
+  G_OBJECT_CLASS (bridge_agent_parent_class)->dispose (object);
+}
+
+static void
+bridge_agent_init (BridgeAgent *agent)
+{
+  /* Answer calls in the main thread, in order with everything else. */
+  g_dbus_interface_skeleton_set_flags (G_DBUS_INTERFACE_SKELETON (agent),
+                                       G_DBUS_INTERFACE_SKELETON_FLAGS_NONE);
+}
+
+static void
+bridge_agent_class_init (BridgeAgentClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = bridge_agent_dispose;
+}
+
+static void
+bridge_agent_iface_init (QgaGuestAgentIface *iface)
+{
+  iface->handle_ping = handle_ping;
+  iface->handle_get_host_info = handle_get_host_info;
+  iface->handle_call = handle_call;
+  iface->handle_send_event = handle_send_event;
+}

@@ -1,0 +1,25 @@
+/* bridge-agent.h: the org.qemu.GuestAgent D-Bus object.
+ *
+ * A subclass of the gdbus-codegen skeleton (as UPower's objects are):
+ * method handlers validate the caller's input, count the request against
+ * the caller's limits (bridge-clients) and hand it to the dispatcher; the
+ * reply goes back to the invocation that asked. Host events become the
+ * HostEvent signal, and the channel's state the HostConnected property.
+ */
+#pragma once
+
+#include "bridge-channel.h"
+#include "bridge-clients.h"
+#include "bridge-config.h"
+#include "bridge-dispatcher.h"
+#include "qga-dbus-generated.h"
+
+G_BEGIN_DECLS
+
+#define BRIDGE_TYPE_AGENT (bridge_agent_get_type ())
+G_DECLARE_FINAL_TYPE (BridgeAgent, bridge_agent, BRIDGE, AGENT, QgaGuestAgentSkeleton)
+
+BridgeAgent *bridge_agent_new (const BridgeConfig *config, BridgeChannel *channel,
+                               BridgeDispatcher *dispatcher, BridgeClients *clients);
+
+G_END_DECLS

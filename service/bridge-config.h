@@ -1,0 +1,20 @@
+/* bridge-config.h: the daemon's settings, from the command line. */
+#pragma once
+
+#include <gio/gio.h>
+
+#define BRIDGE_DEFAULT_CHANNEL "/dev/virtio-ports/org.qemu.guest_bridge.0"
+#define BRIDGE_BUS_NAME "org.qemu.GuestAgent"
+#define BRIDGE_OBJECT_PATH "/org/qemu/GuestAgent"
+
+typedef struct {
+  GBusType bus_type;
+  char *channel_spec;
+  double request_timeout;    /* seconds */
+  gsize max_message_size;    /* bytes, both directions and D-Bus input */
+  gsize max_queue_size;      /* bytes waiting to be written to the host */
+  guint max_pending;         /* requests in flight per D-Bus client */
+  guint max_clients;         /* D-Bus clients tracked at once */
+  gboolean verbose;
+  gboolean replace;
+} BridgeConfig;

@@ -1,0 +1,356 @@
+/* bridge-dispatcher.c: response tagging, timeouts and host messages. */
+#include "config.h"
+
+#include "bridge-commands.h"
+#include "bridge-dispatcher.h"
+#include "qga-error.h"
+#include "qga-wire.h"
+
+typedef struct {
+  gint64 id;
+  char *owner;
+  gint64 deadline;         /* monotonic µs */
+  BridgeResultFunc done;
+  gpointer user_data;
+  GList link;              /* in dispatcher->by_deadline */
+} Pending;
+
+struct _BridgeDispatcher {
+  GObject parent;
+
+  BridgeChannel *channel;
+  gint64 timeout_us;
+  gint64 last_id;
+  GHashTable *by_id;       /* gint64* → Pending, owns the Pending */
+  GQueue by_deadline;      /* oldest first: one timeout for all means send order */
+  GSource *timer;
+};
+
+enum { SIGNAL_HOST_EVENT, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+G_DEFINE_TYPE (BridgeDispatcher, bridge_dispatcher, G_TYPE_OBJECT)
+
+static void
+pending_free (Pending *pending)
+{
+  g_free (pending->owner);
+  g_free (pending);
+}
+
+static void
+rearm_timer (BridgeDispatcher *dispatcher)
+{
+  Pending *head = g_queue_peek_head (&dispatcher->by_deadline);
+
+  g_source_set_ready_time (dispatcher->timer, head ? head->deadline : -1);
+}
+
+/* Unlink a request and hand it its result. The callback may start new
+ * requests, so it runs after the tables are consistent again. */
+static void
+finish (BridgeDispatcher *dispatcher, Pending *pending, const BridgeResult *result)
+{
+  BridgeResultFunc done = pending->done;
+  gpointer user_data = pending->user_data;
+
+  g_queue_unlink (&dispatcher->by_deadline, &pending->link);
+  g_hash_table_steal (dispatcher->by_id, &pending->id);
+  pending_free (pending);
+  rearm_timer (dispatcher);
+  done (result, user_data);
+}
+
+static void
+fail (BridgeDispatcher *dispatcher, Pending *pending, GError *error)
+{
+  BridgeResult result = { .error = error };
+
+  finish (dispatcher, pending, &result);
+  g_error_free (error);
+}
+
+static gboolean
+timer_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  return callback (user_data);
+}
+
+static GSourceFuncs timer_funcs = { .dispatch = timer_dispatch };
+
+static gboolean
+on_timer (gpointer user_data)
+{
+  BridgeDispatcher *dispatcher = user_data;
+  gint64 now = g_get_monotonic_time ();
+  Pending *head;
+
+  while ((head = g_queue_peek_head (&dispatcher->by_deadline)) != NULL && head->deadline <= now)
+    {
+      g_debug ("request %" G_GINT64_FORMAT " from %s timed out", head->id, head->owner);
+      fail (dispatcher, head, g_error_new (QGA_ERROR, QGA_ERROR_TIMEOUT,
+                                           "the host did not answer within %.3g s",
+                                           dispatcher->timeout_us / (double) G_USEC_PER_SEC));
+    }
+  rearm_timer (dispatcher);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+fail_where (BridgeDispatcher *dispatcher, const char *owner, const GError *error)
+{
+  GList *l = dispatcher->by_deadline.head;
+
+  while (l != NULL)
+    {
+      Pending *pending = l->data;
+
+      l = l->next;
+      if (owner == NULL || g_str_equal (owner, pending->owner))
+        fail (dispatcher, pending, g_error_copy (error));
+    }
+}
+
+void
+bridge_dispatcher_cancel_owner (BridgeDispatcher *dispatcher, const char *owner)
+{
+  g_autoptr(GError) error = g_error_new (QGA_ERROR, QGA_ERROR_CANCELLED,
+                                         "the caller %s left the bus", owner);
+
+  fail_where (dispatcher, owner, error);
+}
+
+void
+bridge_dispatcher_cancel_all (BridgeDispatcher *dispatcher, const GError *error)
+{
+  /* A callback may queue more work; loop until nothing is left. */
+  while (!g_queue_is_empty (&dispatcher->by_deadline))
+    fail_where (dispatcher, NULL, error);
+}
+
+guint
+bridge_dispatcher_get_pending_count (BridgeDispatcher *dispatcher)
+{
+  return g_hash_table_size (dispatcher->by_id);
+}
+
+gboolean
+bridge_dispatcher_request (BridgeDispatcher *dispatcher, const char *command,
+                           JsonNode *arguments, const char *owner,
+                           BridgeResultFunc done, gpointer user_data, GError **error)
+{
+  g_autoptr(JsonNode) id_node = json_node_init_int (json_node_alloc (), dispatcher->last_id + 1);
+  g_autoptr(GBytes) line = qga_wire_build_command (command, arguments, id_node);
+  Pending *pending;
+
+  if (!bridge_channel_send (dispatcher->channel, line, QGA_STREAM_SEND_NONE, error))
+    return FALSE;
+
+  pending = g_new0 (Pending, 1);
+  pending->id = ++dispatcher->last_id;
+  pending->owner = g_strdup (owner);
+  pending->deadline = g_get_monotonic_time () + dispatcher->timeout_us;
+  pending->done = done;
+  pending->user_data = user_data;
+  pending->link.data = pending;
+  g_hash_table_insert (dispatcher->by_id, &pending->id, pending);
+  g_queue_push_tail_link (&dispatcher->by_deadline, &pending->link);
+  if (dispatcher->by_deadline.length == 1)
+    rearm_timer (dispatcher);
+  g_debug ("request %" G_GINT64_FORMAT " %s from %s", pending->id, command, owner);
+  return TRUE;
+}
+
+gboolean
+bridge_dispatcher_send_event (BridgeDispatcher *dispatcher, const char *name,
+                              JsonNode *data, GError **error)
+{
+  g_autoptr(GBytes) line = qga_wire_build_event (name, data);
+
+  return bridge_channel_send (dispatcher->channel, line, QGA_STREAM_SEND_NONE, error);
+}
+
+static void
+reply_to_host (BridgeDispatcher *dispatcher, GBytes *line)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!bridge_channel_send (dispatcher->channel, line, QGA_STREAM_SEND_FORCE, &error))
+    g_warning ("could not answer the host: %s", error->message);
+}
+
+/* A host error reply, {"error": {"class": C, "desc": D}}, as a result. */
+static void
+finish_with_host_error (BridgeDispatcher *dispatcher, Pending *pending, JsonNode *error_node)
+{
+  JsonObject *object = JSON_NODE_HOLDS_OBJECT (error_node) ? json_node_get_object (error_node) : NULL;
+  const char *error_class = object ? qga_wire_get_string_member (object, "class") : NULL;
+  const char *desc = object ? qga_wire_get_string_member (object, "desc") : NULL;
+  g_autoptr(GError) error = NULL;
+  BridgeResult result = { NULL };
+
+  if (error_class == NULL || desc == NULL)
+    {
+      fail (dispatcher, pending, g_error_new_literal (QGA_ERROR, QGA_ERROR_INVALID_REPLY,
+                                                      "the host sent a malformed error reply"));
+      return;
+    }
+  if (!qga_error_class_is_valid (error_class))
+    error_class = qga_error_class_name (QGA_ERROR_GENERIC_ERROR);
+  error = g_error_new_literal (QGA_ERROR, qga_error_code_from_class (error_class), desc);
+  result.error = error;
+  result.host_error_class = error_class;
+  finish (dispatcher, pending, &result);
+}
+
+static void
+handle_reply (BridgeDispatcher *dispatcher, JsonObject *reply, QgaWireKind kind)
+{
+  Pending *pending;
+  gint64 id;
+
+  if (!qga_wire_get_int_id (reply, &id))
+    {
+      g_debug ("dropping a reply without an integer id");
+      return;
+    }
+  pending = g_hash_table_lookup (dispatcher->by_id, &id);
+  if (pending == NULL)
+    {
+      g_debug ("dropping a reply to unknown or expired request %" G_GINT64_FORMAT, id);
+      return;
+    }
+  if (kind == QGA_WIRE_RETURN)
+    {
+      BridgeResult result = { .value = json_object_get_member (reply, "return") };
+
+      finish (dispatcher, pending, &result);
+    }
+  else
+    finish_with_host_error (dispatcher, pending, json_object_get_member (reply, "error"));
+}
+
+static void
+handle_event (BridgeDispatcher *dispatcher, JsonObject *event)
+{
+  const char *name = qga_wire_get_string_member (event, "event");
+  JsonNode *data = json_object_get_member (event, "data");
+  g_autofree char *data_json = NULL;
+
+  if (name == NULL)
+    {
+      g_warning ("dropping a host event whose name is not a string");
+      return;
+    }
+  data_json = data ? qga_wire_to_string (data) : g_strdup ("{}");
+  g_debug ("host event %s", name);
+  g_signal_emit (dispatcher, signals[SIGNAL_HOST_EVENT], 0, name, data_json);
+}
+
+static void
+on_message (BridgeChannel *channel, JsonNode *root, gpointer user_data)
+{
+  BridgeDispatcher *dispatcher = user_data;
+  QgaWireKind kind = qga_wire_classify (root);
+
+  switch (kind)
+    {
+    case QGA_WIRE_RETURN:
+    case QGA_WIRE_ERROR:
+      handle_reply (dispatcher, json_node_get_object (root), kind);
+      break;
+    case QGA_WIRE_EVENT:
+      handle_event (dispatcher, json_node_get_object (root));
+      break;
+    case QGA_WIRE_COMMAND:
+    case QGA_WIRE_INVALID:
+      {
+        g_autoptr(GBytes) line = bridge_commands_handle (root);
+
+        reply_to_host (dispatcher, line);
+      }
+      break;
+    }
+}
+
+static void
+on_bad_input (BridgeChannel *channel, GError *error, gpointer user_data)
+{
+  g_autoptr(GBytes) line = bridge_commands_parse_error (error);
+
+  g_debug ("bad input from the host: %s", error->message);
+  reply_to_host (user_data, line);
+}
+
+static void
+on_disconnected (BridgeChannel *channel, gpointer user_data)
+{
+  g_autoptr(GError) error = g_error_new_literal (QGA_ERROR, QGA_ERROR_HOST_DISCONNECTED,
+                                                 "the host detached from the port");
+
+  bridge_dispatcher_cancel_all (user_data, error);
+}
+
+BridgeDispatcher *
+bridge_dispatcher_new (BridgeChannel *channel, double request_timeout)
+{
+  BridgeDispatcher *dispatcher = g_object_new (BRIDGE_TYPE_DISPATCHER, NULL);
+
+  dispatcher->channel = g_object_ref (channel);
+  dispatcher->timeout_us = (gint64) (request_timeout * G_USEC_PER_SEC);
+  g_signal_connect_object (channel, "message", G_CALLBACK (on_message), dispatcher, 0);
+  g_signal_connect_object (channel, "bad-input", G_CALLBACK (on_bad_input), dispatcher, 0);
+  g_signal_connect_object (channel, "disconnected", G_CALLBACK (on_disconnected), dispatcher, 0);
+  return dispatcher;
+}
+
+static void
+bridge_dispatcher_dispose (GObject *object)
+{
+  BridgeDispatcher *dispatcher = BRIDGE_DISPATCHER (object);
+  g_autoptr(GError) error = g_error_new_literal (QGA_ERROR, QGA_ERROR_CANCELLED,
+                                                 "the bridge is shutting down");
+
+  bridge_dispatcher_cancel_all (dispatcher, error);
+  if (dispatcher->timer != NULL)
+    {
+      g_source_destroy (dispatcher->timer);
+      g_clear_pointer (&dispatcher->timer, g_source_unref);
+    }
+  g_clear_object (&dispatcher->channel);
+  G_OBJECT_CLASS (bridge_dispatcher_parent_class)->dispose (object);
+}
+
+static void
+bridge_dispatcher_finalize (GObject *object)
+{
+  BridgeDispatcher *dispatcher = BRIDGE_DISPATCHER (object);
+
+  g_hash_table_destroy (dispatcher->by_id);
+  G_OBJECT_CLASS (bridge_dispatcher_parent_class)->finalize (object);
+}
+
+static void
+bridge_dispatcher_init (BridgeDispatcher *dispatcher)
+{
+  dispatcher->by_id = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL,
+                                             (GDestroyNotify) pending_free);
+  g_queue_init (&dispatcher->by_deadline);
+  dispatcher->timer = g_source_new (&timer_funcs, sizeof (GSource));
+  g_source_set_callback (dispatcher->timer, on_timer, dispatcher, NULL);
+  g_source_set_name (dispatcher->timer, "bridge request timeout");
+  g_source_attach (dispatcher->timer, NULL);
+}
+
+static void
+bridge_dispatcher_class_init (BridgeDispatcherClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = bridge_dispatcher_dispose;
+  object_class->finalize = bridge_dispatcher_finalize;
+
+  signals[SIGNAL_HOST_EVENT] =
+    g_signal_new ("host-event", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+}

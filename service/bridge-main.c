@@ -1,0 +1,291 @@
+/* bridge-main.c: qga-bridge, the guest side of a bidirectional QEMU guest agent. */
+#include "config.h"
+
+#include <locale.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include <gio/gio.h>
+#include <glib-unix.h>
+
+#include "bridge-agent.h"
+#include "bridge-channel.h"
+#include "bridge-clients.h"
+#include "bridge-config.h"
+#include "bridge-dispatcher.h"
+#include "qga-error.h"
+#include "qga-stream.h"
+
+typedef struct {
+  BridgeConfig config;
+  GMainLoop *loop;
+  int exit_status;
+  GDBusConnection *connection;
+  BridgeChannel *channel;
+  BridgeDispatcher *dispatcher;
+  BridgeClients *clients;
+  BridgeAgent *agent;
+  guint owner_id;
+  gboolean name_acquired;
+} Bridge;
+
+static void
+quit (Bridge *bridge, int status)
+{
+  bridge->exit_status = status;
+  g_main_loop_quit (bridge->loop);
+}
+
+static gboolean
+parse_bus (const char *option, const char *value, gpointer data, GError **error)
+{
+  BridgeConfig *config = data;
+
+  if (g_str_equal (value, "system"))
+    config->bus_type = G_BUS_TYPE_SYSTEM;
+  else if (g_str_equal (value, "session"))
+    config->bus_type = G_BUS_TYPE_SESSION;
+  else
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--bus must be 'system' or 'session', not '%s'", value);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+check_config (const BridgeConfig *config, gint64 max_message_size, gint64 max_queue_size,
+              gint max_pending, gint max_clients, GError **error)
+{
+  const char *problem = NULL;
+
+  if (!(config->request_timeout > 0 && config->request_timeout <= 24 * 3600))
+    problem = "--request-timeout must be between 0 and 86400 seconds";
+  else if (max_message_size < 1024 || max_message_size > G_GINT64_CONSTANT (1) << 30)
+    problem = "--max-message-size must be between 1 KiB and 1 GiB";
+  else if (max_queue_size < max_message_size || max_queue_size > G_GINT64_CONSTANT (4) << 30)
+    problem = "--max-queue-size must be at least --max-message-size and at most 4 GiB";
+  else if (max_pending < 1 || max_pending > 65536)
+    problem = "--max-pending must be between 1 and 65536";
+  else if (max_clients < 1 || max_clients > 65536)
+    problem = "--max-clients must be between 1 and 65536";
+  if (problem != NULL)
+    g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, problem);
+  return problem == NULL;
+}
+
+static gboolean
+parse_options (BridgeConfig *config, int *argc, char ***argv, gboolean *show_version,
+               GError **error)
+{
+  gint64 max_message_size = QGA_STREAM_DEFAULT_MAX_MESSAGE_SIZE;
+  gint64 max_queue_size = QGA_STREAM_DEFAULT_MAX_QUEUE_SIZE;
+  gint max_pending = 64, max_clients = 256;
+  const GOptionEntry entries[] = {
+    { "bus", 0, 0, G_OPTION_ARG_CALLBACK, parse_bus,
+      "The bus to serve org.qemu.GuestAgent on: system (default) or session", "BUS" },
+    { "channel", 0, 0, G_OPTION_ARG_STRING, &config->channel_spec,
+      "The port: a character device, or unix:PATH (default " BRIDGE_DEFAULT_CHANNEL ")", "SPEC" },
+    { "request-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &config->request_timeout,
+      "Seconds to wait for the host's reply to a request (default 30)", "SECONDS" },
+    { "max-message-size", 0, 0, G_OPTION_ARG_INT64, &max_message_size,
+      "Largest message accepted from the host or a D-Bus caller (default 8 MiB)", "BYTES" },
+    { "max-queue-size", 0, 0, G_OPTION_ARG_INT64, &max_queue_size,
+      "Most bytes waiting to be written to the host (default 32 MiB)", "BYTES" },
+    { "max-pending", 0, 0, G_OPTION_ARG_INT, &max_pending,
+      "Most requests in flight per D-Bus client (default 64)", "N" },
+    { "max-clients", 0, 0, G_OPTION_ARG_INT, &max_clients,
+      "Most D-Bus clients tracked at once (default 256)", "N" },
+    { "replace", 'r', 0, G_OPTION_ARG_NONE, &config->replace,
+      "Replace a running instance", NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &config->verbose,
+      "Log debug messages", NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, show_version,
+      "Print the version and exit", NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new ("- QEMU guest agent bridge");
+  GOptionGroup *group = g_option_group_new ("bridge", "", "", config, NULL);
+
+  g_option_group_add_entries (group, entries);
+  g_option_context_set_main_group (context, group);
+  g_option_context_set_summary (context,
+    "Speaks the QEMU guest agent wire protocol on a virtio-serial port in both\n"
+    "directions, and offers the guest's side to programs over D-Bus as\n"
+    "org.qemu.GuestAgent at /org/qemu/GuestAgent.");
+  g_option_context_set_description (context,
+    "The host may send guest-sync, guest-sync-delimited, guest-ping and guest-info.\n"
+    "Guest programs call Ping, GetHostInfo, Call and SendEvent, and receive\n"
+    "HostEvent signals. See qga-bridge(8) and docs/ in the source tree.\n");
+  if (!g_option_context_parse (context, argc, argv, error))
+    return FALSE;
+  if (*argc > 1)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                   "unexpected argument '%s'", (*argv)[1]);
+      return FALSE;
+    }
+  if (!check_config (config, max_message_size, max_queue_size, max_pending, max_clients, error))
+    return FALSE;
+  config->max_message_size = max_message_size;
+  config->max_queue_size = max_queue_size;
+  config->max_pending = max_pending;
+  config->max_clients = max_clients;
+  if (config->channel_spec == NULL)
+    config->channel_spec = g_strdup (BRIDGE_DEFAULT_CHANNEL);
+  return TRUE;
+}
+
+static void
+on_name_acquired (GDBusConnection *connection, const char *name, gpointer user_data)
+{
+  Bridge *bridge = user_data;
+
+  g_message ("serving %s on the %s bus, channel %s", name,
+             bridge->config.bus_type == G_BUS_TYPE_SYSTEM ? "system" : "session",
+             bridge->config.channel_spec);
+  bridge->name_acquired = TRUE;
+  bridge_channel_start (bridge->channel);
+}
+
+static void
+on_name_lost (GDBusConnection *connection, const char *name, gpointer user_data)
+{
+  Bridge *bridge = user_data;
+
+  if (bridge->name_acquired)
+    {
+      g_message ("replaced by another instance: exiting");
+      quit (bridge, EXIT_SUCCESS);
+      return;
+    }
+  g_printerr ("qga-bridge: cannot own %s: it is owned by another process "
+              "(use --replace to take it over) or the bus policy forbids it\n", name);
+  quit (bridge, EXIT_FAILURE);
+}
+
+static void
+on_bus_closed (GDBusConnection *connection, gboolean remote_peer_vanished, GError *error,
+               gpointer user_data)
+{
+  g_warning ("the bus connection closed%s%s: exiting", error ? ": " : "",
+             error ? error->message : "");
+  quit (user_data, EXIT_FAILURE);
+}
+
+static gboolean
+on_quit_signal (gpointer user_data)
+{
+  g_message ("signal received: exiting");
+  quit (user_data, EXIT_SUCCESS);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+start (Bridge *bridge, GError **error)
+{
+  GBusNameOwnerFlags flags = G_BUS_NAME_OWNER_FLAGS_ALLOW_REPLACEMENT |
+                             G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE;
+
+  bridge->channel = bridge_channel_new (bridge->config.channel_spec,
+                                        bridge->config.max_message_size,
+                                        bridge->config.max_queue_size, error);
+  if (bridge->channel == NULL)
+    return FALSE;
+  bridge->connection = g_bus_get_sync (bridge->config.bus_type, NULL, error);
+  if (bridge->connection == NULL)
+    return FALSE;
+  g_dbus_connection_set_exit_on_close (bridge->connection, FALSE);
+  g_signal_connect (bridge->connection, "closed", G_CALLBACK (on_bus_closed), bridge);
+
+  bridge->dispatcher = bridge_dispatcher_new (bridge->channel, bridge->config.request_timeout);
+  bridge->clients = bridge_clients_new (bridge->connection, bridge->config.max_clients,
+                                        bridge->config.max_pending);
+  bridge->agent = bridge_agent_new (&bridge->config, bridge->channel, bridge->dispatcher,
+                                    bridge->clients);
+  if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (bridge->agent),
+                                         bridge->connection, BRIDGE_OBJECT_PATH, error))
+    return FALSE;
+
+  if (bridge->config.replace)
+    flags |= G_BUS_NAME_OWNER_FLAGS_REPLACE;
+  bridge->owner_id = g_bus_own_name_on_connection (bridge->connection, BRIDGE_BUS_NAME, flags,
+                                                   on_name_acquired, on_name_lost,
+                                                   bridge, NULL);
+  return TRUE;
+}
+
+/* Answer every pending call before the connection goes, then free all. */
+static void
+stop (Bridge *bridge)
+{
+  if (bridge->owner_id != 0)
+    g_bus_unown_name (bridge->owner_id);
+  if (bridge->dispatcher != NULL)
+    {
+      g_autoptr(GError) error = g_error_new_literal (QGA_ERROR, QGA_ERROR_CANCELLED,
+                                                     "the bridge is shutting down");
+
+      bridge_dispatcher_cancel_all (bridge->dispatcher, error);
+    }
+  if (bridge->agent != NULL)
+    g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (bridge->agent));
+  if (bridge->connection != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (bridge->connection, bridge);
+      g_dbus_connection_flush_sync (bridge->connection, NULL, NULL);
+    }
+  g_clear_object (&bridge->agent);
+  g_clear_object (&bridge->clients);
+  g_clear_object (&bridge->dispatcher);
+  g_clear_object (&bridge->channel);
+  g_clear_object (&bridge->connection);
+  g_clear_pointer (&bridge->loop, g_main_loop_unref);
+  g_free (bridge->config.channel_spec);
+}
+
+int
+main (int argc, char **argv)
+{
+  Bridge bridge = {
+    .config = { .bus_type = G_BUS_TYPE_SYSTEM, .request_timeout = 30.0 },
+    .exit_status = EXIT_SUCCESS,
+  };
+  g_autoptr(GError) error = NULL;
+  gboolean show_version = FALSE;
+
+  setlocale (LC_ALL, "");
+  bridge_channel_block_sigio ();
+  signal (SIGPIPE, SIG_IGN);
+
+  if (!parse_options (&bridge.config, &argc, &argv, &show_version, &error))
+    {
+      g_printerr ("qga-bridge: %s\nTry 'qga-bridge --help'.\n", error->message);
+      g_free (bridge.config.channel_spec);
+      return 2;
+    }
+  if (show_version)
+    {
+      g_print ("qga-bridge %s\n", PACKAGE_VERSION);
+      g_free (bridge.config.channel_spec);
+      return EXIT_SUCCESS;
+    }
+  if (bridge.config.verbose)
+    g_log_set_debug_enabled (TRUE);
+
+  bridge.loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGTERM, on_quit_signal, &bridge);
+  g_unix_signal_add (SIGINT, on_quit_signal, &bridge);
+
+  if (!start (&bridge, &error))
+    {
+      g_printerr ("qga-bridge: %s\n", error->message);
+      bridge.exit_status = EXIT_FAILURE;
+    }
+  else
+    g_main_loop_run (bridge.loop);
+
+  stop (&bridge);
+  return bridge.exit_status;
+}
