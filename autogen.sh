@@ -3,7 +3,7 @@
 set -e
 srcdir=$(dirname "$0")
 test -n "$srcdir" || srcdir=.
-(cd "$srcdir" && autoreconf --force --install --verbose)
+(cd "$srcdir" && mkdir -p m4 && autoreconf --force --install)
 if [ -z "$NOCONFIGURE" ]; then
   exec "$srcdir/configure" "$@"
 fi

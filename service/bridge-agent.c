@@ -49,6 +49,16 @@ return_result_error (GDBusMethodInvocation *invocation, const BridgeResult *resu
     g_dbus_method_invocation_return_gerror (invocation, result->error);
 }
 
+/* A message too large for the wire is the caller's input at fault. */
+static void
+return_send_error (GDBusMethodInvocation *invocation, const GError *error)
+{
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE))
+    return_invalid_args (invocation, "too large", error);
+  else
+    g_dbus_method_invocation_return_gerror (invocation, error);
+}
+
 static void
 on_request_done (const BridgeResult *result, gpointer user_data)
 {
@@ -88,7 +98,7 @@ start_request (BridgeAgent *agent, GDBusMethodInvocation *invocation,
                                   on_request_done, call, &error))
     {
       bridge_clients_release (agent->clients, sender);
-      g_dbus_method_invocation_return_gerror (invocation, error);
+      return_send_error (invocation, error);
       g_object_unref (call->agent);
       g_free (call);
     }
@@ -186,7 +196,7 @@ handle_send_event (QgaGuestAgent *iface, GDBusMethodInvocation *invocation,
     }
   if (!bridge_dispatcher_send_event (agent->dispatcher, name, data, &error))
     {
-      g_dbus_method_invocation_return_gerror (invocation, error);
+      return_send_error (invocation, error);
       return TRUE;
     }
   qga_guest_agent_complete_send_event (iface, invocation);

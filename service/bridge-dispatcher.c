@@ -3,7 +3,9 @@
 
 #include "bridge-commands.h"
 #include "bridge-dispatcher.h"
+#include "qga-framer.h"
 #include "qga-error.h"
+#include "qga-log.h"
 #include "qga-wire.h"
 
 typedef struct {
@@ -20,6 +22,8 @@ struct _BridgeDispatcher {
 
   BridgeChannel *channel;
   gint64 timeout_us;
+  gsize max_message_size;
+  QgaRateLimit bad_input_limit;
   gint64 last_id;
   GHashTable *by_id;       /* gint64* → Pending, owns the Pending */
   GQueue by_deadline;      /* oldest first: one timeout for all means send order */
@@ -134,6 +138,20 @@ bridge_dispatcher_get_pending_count (BridgeDispatcher *dispatcher)
   return g_hash_table_size (dispatcher->by_id);
 }
 
+/* The peer drops an oversized message without a word; refuse it here. */
+static gboolean
+check_size (BridgeDispatcher *dispatcher, GBytes *line, GError **error)
+{
+  gsize size = g_bytes_get_size (line) - 1;   /* the '\n' is not part of it */
+
+  if (size <= dispatcher->max_message_size)
+    return TRUE;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+               "the message would be %" G_GSIZE_FORMAT " bytes, over the limit of %" G_GSIZE_FORMAT,
+               size, dispatcher->max_message_size);
+  return FALSE;
+}
+
 gboolean
 bridge_dispatcher_request (BridgeDispatcher *dispatcher, const char *command,
                            JsonNode *arguments, const char *owner,
@@ -143,7 +161,8 @@ bridge_dispatcher_request (BridgeDispatcher *dispatcher, const char *command,
   g_autoptr(GBytes) line = qga_wire_build_command (command, arguments, id_node);
   Pending *pending;
 
-  if (!bridge_channel_send (dispatcher->channel, line, QGA_STREAM_SEND_NONE, error))
+  if (!check_size (dispatcher, line, error) ||
+      !bridge_channel_send (dispatcher->channel, line, QGA_STREAM_SEND_NONE, error))
     return FALSE;
 
   pending = g_new0 (Pending, 1);
@@ -167,7 +186,8 @@ bridge_dispatcher_send_event (BridgeDispatcher *dispatcher, const char *name,
 {
   g_autoptr(GBytes) line = qga_wire_build_event (name, data);
 
-  return bridge_channel_send (dispatcher->channel, line, QGA_STREAM_SEND_NONE, error);
+  return check_size (dispatcher, line, error) &&
+         bridge_channel_send (dispatcher->channel, line, QGA_STREAM_SEND_NONE, error);
 }
 
 static void
@@ -239,7 +259,8 @@ handle_event (BridgeDispatcher *dispatcher, JsonObject *event)
 
   if (name == NULL)
     {
-      g_warning ("dropping a host event whose name is not a string");
+      if (qga_rate_limit_allow (&dispatcher->bad_input_limit))
+        g_warning ("dropping a host event whose name is not a string");
       return;
     }
   data_json = data ? qga_wire_to_string (data) : g_strdup ("{}");
@@ -278,8 +299,15 @@ on_bad_input (BridgeChannel *channel, GError *error, gpointer user_data)
 {
   g_autoptr(GBytes) line = bridge_commands_parse_error (error);
 
-  g_debug ("bad input from the host: %s", error->message);
-  reply_to_host (user_data, line);
+  BridgeDispatcher *dispatcher = user_data;
+
+  /* Answered with an error reply, as qemu-ga does; a flush byte (0xFF)
+   * before guest-sync-delimited is routine and not worth a warning. */
+  if (g_error_matches (error, QGA_FRAMER_ERROR, QGA_FRAMER_ERROR_RESET))
+    g_debug ("host input: %s", error->message);
+  else if (qga_rate_limit_allow (&dispatcher->bad_input_limit))
+    g_warning ("bad input from the host: %s", error->message);
+  reply_to_host (dispatcher, line);
 }
 
 static void
@@ -292,10 +320,11 @@ on_disconnected (BridgeChannel *channel, gpointer user_data)
 }
 
 BridgeDispatcher *
-bridge_dispatcher_new (BridgeChannel *channel, double request_timeout)
+bridge_dispatcher_new (BridgeChannel *channel, double request_timeout, gsize max_message_size)
 {
   BridgeDispatcher *dispatcher = g_object_new (BRIDGE_TYPE_DISPATCHER, NULL);
 
+  dispatcher->max_message_size = max_message_size;
   dispatcher->channel = g_object_ref (channel);
   dispatcher->timeout_us = (gint64) (request_timeout * G_USEC_PER_SEC);
   g_signal_connect_object (channel, "message", G_CALLBACK (on_message), dispatcher, 0);
@@ -312,6 +341,7 @@ bridge_dispatcher_dispose (GObject *object)
                                                  "the bridge is shutting down");
 
   bridge_dispatcher_cancel_all (dispatcher, error);
+  qga_rate_limit_clear (&dispatcher->bad_input_limit);
   if (dispatcher->timer != NULL)
     {
       g_source_destroy (dispatcher->timer);
@@ -336,6 +366,7 @@ bridge_dispatcher_init (BridgeDispatcher *dispatcher)
   dispatcher->by_id = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL,
                                              (GDestroyNotify) pending_free);
   g_queue_init (&dispatcher->by_deadline);
+  dispatcher->bad_input_limit = (QgaRateLimit) QGA_RATE_LIMIT_INIT ("bad input from the host");
   dispatcher->timer = g_source_new (&timer_funcs, sizeof (GSource));
   g_source_set_callback (dispatcher->timer, on_timer, dispatcher, NULL);
   g_source_set_name (dispatcher->timer, "bridge request timeout");

@@ -30,11 +30,14 @@ typedef struct {
 
 typedef void (*BridgeResultFunc) (const BridgeResult *result, gpointer user_data);
 
-BridgeDispatcher *bridge_dispatcher_new (BridgeChannel *channel, double request_timeout);
+BridgeDispatcher *bridge_dispatcher_new (BridgeChannel *channel, double request_timeout,
+                                         gsize max_message_size);
 
 /* Send a command to the host. Fails at once (returning FALSE) when no host
- * is attached or the queue is full; otherwise done is called exactly once,
- * later, from the main loop. owner is the caller's bus name. */
+ * is attached, the queue is full, or the message would exceed the size
+ * limit (G_IO_ERROR_MESSAGE_TOO_LARGE: the host would drop it unanswered);
+ * otherwise done is called exactly once, later, from the main loop. owner
+ * is the caller's bus name. */
 gboolean bridge_dispatcher_request (BridgeDispatcher *dispatcher, const char *command,
                                     JsonNode *arguments, const char *owner,
                                     BridgeResultFunc done, gpointer user_data,

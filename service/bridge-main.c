@@ -188,18 +188,14 @@ start (Bridge *bridge, GError **error)
   GBusNameOwnerFlags flags = G_BUS_NAME_OWNER_FLAGS_ALLOW_REPLACEMENT |
                              G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE;
 
-  bridge->channel = bridge_channel_new (bridge->config.channel_spec,
-                                        bridge->config.max_message_size,
-                                        bridge->config.max_queue_size, error);
-  if (bridge->channel == NULL)
-    return FALSE;
   bridge->connection = g_bus_get_sync (bridge->config.bus_type, NULL, error);
   if (bridge->connection == NULL)
     return FALSE;
   g_dbus_connection_set_exit_on_close (bridge->connection, FALSE);
   g_signal_connect (bridge->connection, "closed", G_CALLBACK (on_bus_closed), bridge);
 
-  bridge->dispatcher = bridge_dispatcher_new (bridge->channel, bridge->config.request_timeout);
+  bridge->dispatcher = bridge_dispatcher_new (bridge->channel, bridge->config.request_timeout,
+                                              bridge->config.max_message_size);
   bridge->clients = bridge_clients_new (bridge->connection, bridge->config.max_clients,
                                         bridge->config.max_pending);
   bridge->agent = bridge_agent_new (&bridge->config, bridge->channel, bridge->dispatcher,
@@ -273,6 +269,15 @@ main (int argc, char **argv)
     }
   if (bridge.config.verbose)
     g_log_set_debug_enabled (TRUE);
+
+  bridge.channel = bridge_channel_new (bridge.config.channel_spec, bridge.config.max_message_size,
+                                       bridge.config.max_queue_size, &error);
+  if (bridge.channel == NULL)
+    {
+      g_printerr ("qga-bridge: %s\nTry 'qga-bridge --help'.\n", error->message);
+      g_free (bridge.config.channel_spec);
+      return 2;
+    }
 
   bridge.loop = g_main_loop_new (NULL, FALSE);
   g_unix_signal_add (SIGTERM, on_quit_signal, &bridge);
