@@ -1,0 +1,202 @@
+/* test-util.h: helpers shared by the integration tests (test-protocol,
+ * test-dbus).
+ *
+ * Everything here runs on the default main context of the test thread.
+ * Every wait is bounded; pass base timeouts through qt_ms(), which scales
+ * them by 10 when QGA_TEST_WRAPPER (valgrind) is set.
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+#define QT_BUS_NAME "org.qemu.GuestAgent"
+#define QT_OBJECT_PATH "/org/qemu/GuestAgent"
+#define QT_INTERFACE "org.qemu.GuestAgent"
+#define QT_ERROR_PREFIX "org.qemu.GuestAgent.Error."
+
+/* --- setup, timing -------------------------------------------------------- */
+
+/* g_test_init() plus our own state; qt_run() runs the tests and cleans up. */
+void qt_init (int *argc, char ***argv);
+int qt_run (void);
+
+/* TRUE when QGA_TEST_WRAPPER is set (the daemons run under valgrind). */
+gboolean qt_under_wrapper (void);
+
+/* A timeout in milliseconds, scaled by 10 under the wrapper. */
+guint qt_ms (guint base_ms);
+
+/* Monotonic clock in milliseconds. */
+gint64 qt_now_ms (void);
+
+/* The run's temporary directory (removed by qt_run()), and a fresh,
+ * unique path inside it, e.g. qt_tmp_path ("sock") → TMP/sock-3. */
+const char *qt_tmpdir (void);
+char *qt_tmp_path (const char *stem);
+
+/* --- waiting -------------------------------------------------------------- */
+
+typedef gboolean (*QtCondition) (gpointer data);
+
+/* Iterate the default main context until cond (data) is TRUE or timeout_ms
+ * passed. The context is woken at least every 10 ms, so cond may poll
+ * external state. Returns the last value of cond. */
+gboolean qt_wait_until (QtCondition cond, gpointer data, guint timeout_ms);
+
+/* One iteration of the default main context, blocking at most 10 ms and
+ * never past deadline_ms (qt_now_ms() time). FALSE once deadline passed. */
+gboolean qt_iterate_until (gint64 deadline_ms);
+
+/* The same as qt_wait_until() with an expression, e.g.
+ * g_assert_true (QT_WAIT (call->done, qt_ms (2000))); */
+#define QT_WAIT(expr, timeout_ms)                                      \
+  ({                                                                   \
+    gint64 qt_wait_deadline_ = qt_now_ms () + (timeout_ms);            \
+    gboolean qt_wait_ok_;                                              \
+    while (!(qt_wait_ok_ = !!(expr)) && qt_iterate_until (qt_wait_deadline_)) \
+      ;                                                                \
+    qt_wait_ok_ || !!(expr);                                           \
+  })
+
+/* Wait until fd has one of events (G_IO_IN, G_IO_OUT...) pending, iterating
+ * the main context meanwhile. FALSE on timeout. */
+gboolean qt_wait_fd (int fd, GIOCondition events, guint timeout_ms);
+
+/* --- processes ------------------------------------------------------------ */
+
+typedef struct _QtProc QtProc;
+
+/* Start argv behind QGA_TEST_WRAPPER. With pipes, stdin and stdout are
+ * pipes to us (stdout lines are collected, see qt_proc_next_json());
+ * otherwise stdin is /dev/null and stdout goes to our stderr. */
+QtProc *qt_proc_spawn (const char *const *argv, gboolean pipes);
+
+/* qga-bridge --bus=session --channel=unix:SOCKET_PATH EXTRA..., NULL-terminated. */
+QtProc *qt_spawn_bridge (const char *socket_path, ...) G_GNUC_NULL_TERMINATED;
+
+/* qga-host --socket=SOCKET_PATH [--listen] in serve mode, stdin/stdout piped. */
+QtProc *qt_spawn_host (const char *socket_path, gboolean listen);
+
+int qt_proc_pid (QtProc *proc);
+gboolean qt_proc_exited (QtProc *proc);
+
+/* Send SIGTERM, wait (bounded) for the exit and assert it exited 0; on
+ * timeout SIGKILL it and fail. Frees proc. */
+void qt_proc_stop (QtProc *proc);
+
+/* Wait (bounded) for the process to exit by itself, free it and return
+ * its exit status (-1 if a signal killed it). Fails on timeout. */
+int qt_proc_wait_exit (QtProc *proc, guint timeout_ms);
+
+/* Write one line (a '\n' is appended) to the process's stdin pipe. */
+void qt_proc_write_line (QtProc *proc, const char *line);
+
+/* The next stdout line (after the ones already returned) that parses as
+ * a JSON object; NULL on timeout. Non-JSON lines are skipped. */
+JsonObject *qt_proc_next_json (QtProc *proc, guint timeout_ms);
+
+/* utime + stime of a process from /proc/PID/stat, in seconds. */
+double qt_proc_cpu_seconds (int pid);
+
+/* --- D-Bus ---------------------------------------------------------------- */
+
+/* The shared session connection (owned by the helpers). */
+GDBusConnection *qt_bus (void);
+
+/* A new private connection to the session bus; close with qt_bus_close(). */
+GDBusConnection *qt_bus_new_connection (void);
+void qt_bus_close (GDBusConnection *connection);
+
+/* Wait until name has an owner (or none, with owned FALSE). */
+gboolean qt_wait_name_owned (const char *name, gboolean owned, guint timeout_ms);
+
+/* The bridge's property NAME (sync Get); NULL on error. */
+GVariant *qt_get_property (GDBusConnection *connection, const char *name);
+gboolean qt_get_host_connected (GDBusConnection *connection);
+
+/* Wait until the bridge's HostConnected property is value. */
+gboolean qt_wait_host_connected (gboolean value, guint timeout_ms);
+
+/* An asynchronous method call on the bridge and its outcome. */
+typedef struct {
+  gboolean done;
+  GVariant *result;
+  GError *error;
+  gint64 done_ms;      /* qt_now_ms() at completion */
+  guint *order_counter; /* optional: completion order */
+  guint order;
+} QtCall;
+
+QtCall *qt_call_start (GDBusConnection *connection, const char *method,
+                       GVariant *parameters, const char *reply_type);
+/* Wait until call is done; FALSE on timeout. */
+gboolean qt_call_wait (QtCall *call, guint timeout_ms);
+/* Frees a finished call (asserts it finished). */
+void qt_call_free (QtCall *call);
+
+/* Synchronous wrappers, returning the reply or NULL with error set. */
+GVariant *qt_call_sync (GDBusConnection *connection, const char *method,
+                        GVariant *parameters, const char *reply_type,
+                        GError **error);
+
+/* Assert error is the remote D-Bus error dbus_name; if message_part is
+ * not NULL, the message must contain it. */
+void qt_assert_dbus_error (const GError *error, const char *dbus_name,
+                           const char *message_part);
+
+/* --- raw unix sockets (the test as the host) ------------------------------ */
+
+int qt_unix_listen (const char *path);
+/* A connected, non-blocking fd, or -1 on timeout. */
+int qt_unix_accept (int listen_fd, guint timeout_ms);
+
+typedef struct {
+  int fd;
+  GByteArray *buf;   /* read, not yet consumed */
+  gboolean eof;
+} QtWire;
+
+QtWire *qt_wire_new (int fd);   /* takes fd */
+void qt_wire_free (QtWire *wire); /* closes fd */
+
+/* Write everything (bounded wait while the peer does not read); asserts. */
+void qt_wire_write (QtWire *wire, const void *data, gsize length);
+void qt_wire_write_str (QtWire *wire, const char *text);
+/* One write() per byte. */
+void qt_wire_write_bytewise (QtWire *wire, const char *text);
+
+/* The next line, '\n' included; NULL on timeout or end of file. */
+GBytes *qt_wire_read_line (QtWire *wire, guint timeout_ms);
+/* Read and discard bytes up to and including the first byte b. */
+gboolean qt_wire_skip_through (QtWire *wire, guint8 b, guint timeout_ms);
+/* TRUE if no byte arrives within ms (and none is buffered). */
+gboolean qt_wire_is_silent (QtWire *wire, guint ms);
+
+/* The next message: reads one line, asserts it is exactly one JSON value
+ * (checked with qga-framer) followed by '\n', with a leading 0xFF only if
+ * delimited is not NULL (*delimited then tells whether it was there).
+ * NULL on timeout. If raw is not NULL, it receives the line's bytes. */
+JsonNode *qt_wire_read_message (QtWire *wire, gboolean *delimited,
+                                GBytes **raw, guint timeout_ms);
+/* The same, asserting it arrives within a (scaled) default timeout and is
+ * an object. */
+JsonObject *qt_wire_expect_object (QtWire *wire);
+
+/* guest-sync round trip: writes guest-sync with id and asserts the next
+ * message is exactly {"return": id}. */
+void qt_wire_sync (QtWire *wire, gint64 id);
+
+/* --- JSON ----------------------------------------------------------------- */
+
+JsonNode *qt_json_parse (const char *text);   /* asserts valid JSON */
+char *qt_json_to_string (JsonNode *node);
+/* Assert object has member name equal (json_node_equal) to the JSON text. */
+void qt_assert_member_json (JsonObject *object, const char *name, const char *json);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (QtWire, qt_wire_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (QtCall, qt_call_free)
+
+G_END_DECLS
