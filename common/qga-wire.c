@@ -289,6 +289,49 @@ qga_wire_event_name_is_valid (const char *name)
   return name_chars_valid (name, is_event_char);
 }
 
+static gboolean
+check_member (const char *name, JsonNode *value, GError **error)
+{
+  if (g_str_equal (name, "execute"))
+    {
+      if (JSON_NODE_HOLDS_VALUE (value) && json_node_get_value_type (value) == G_TYPE_STRING)
+        return TRUE;
+      g_set_error_literal (error, QGA_ERROR, QGA_ERROR_GENERIC_ERROR,
+                           "QMP input member 'execute' must be a string");
+      return FALSE;
+    }
+  if (g_str_equal (name, "arguments"))
+    {
+      if (JSON_NODE_HOLDS_OBJECT (value))
+        return TRUE;
+      g_set_error_literal (error, QGA_ERROR, QGA_ERROR_GENERIC_ERROR,
+                           "QMP input member 'arguments' must be an object");
+      return FALSE;
+    }
+  if (g_str_equal (name, "id"))
+    return TRUE;
+  g_set_error (error, QGA_ERROR, QGA_ERROR_GENERIC_ERROR,
+               "QMP input member '%s' is unexpected", name);
+  return FALSE;
+}
+
+gboolean
+qga_wire_check_command (JsonObject *request, GError **error)
+{
+  g_autoptr(GList) members = json_object_get_members (request);
+
+  for (GList *l = members; l != NULL; l = l->next)
+    if (!check_member (l->data, json_object_get_member (request, l->data), error))
+      return FALSE;
+  if (!json_object_has_member (request, "execute"))
+    {
+      g_set_error_literal (error, QGA_ERROR, QGA_ERROR_GENERIC_ERROR,
+                           "QMP input lacks member 'execute'");
+      return FALSE;
+    }
+  return TRUE;
+}
+
 const char *
 qga_wire_get_string_member (JsonObject *object, const char *name)
 {

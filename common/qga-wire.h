@@ -39,6 +39,11 @@ GBytes *qga_wire_build_error (const char *error_class, const char *desc,
                               JsonNode *id, gboolean delimited);
 GBytes *qga_wire_build_event (const char *name, JsonNode *data);
 
+/* Check a command's envelope as qemu's qmp_dispatch_check_obj() does:
+ * "execute" present and a string, "arguments" an object, "id" anything,
+ * no other member. Errors are QGA_ERROR_GENERIC_ERROR with qemu's texts. */
+gboolean qga_wire_check_command (JsonObject *request, GError **error);
+
 /* The text of a JSON value, compact, on one line. */
 char *qga_wire_to_string (JsonNode *node);
 

@@ -191,54 +191,6 @@ reply_later (HostCommands *commands, GBytes *reply, guint delay_ms)
 
 /* --- dispatch --- */
 
-/* qemu's qmp_dispatch_check_obj(): only execute, arguments and id. */
-static gboolean
-check_command_object (JsonObject *object, GError **error)
-{
-  g_autoptr(GList) members = json_object_get_members (object);
-  JsonNode *execute;
-
-  for (GList *l = members; l != NULL; l = l->next)
-    {
-      const char *name = l->data;
-      JsonNode *value = json_object_get_member (object, name);
-
-      if (g_str_equal (name, "execute"))
-        {
-          if (!JSON_NODE_HOLDS_VALUE (value) || json_node_get_value_type (value) != G_TYPE_STRING)
-            {
-              g_set_error_literal (error, QGA_ERROR, QGA_ERROR_GENERIC_ERROR,
-                                   "QMP input member 'execute' must be a string");
-              return FALSE;
-            }
-        }
-      else if (g_str_equal (name, "arguments"))
-        {
-          if (!JSON_NODE_HOLDS_OBJECT (value))
-            {
-              g_set_error_literal (error, QGA_ERROR, QGA_ERROR_GENERIC_ERROR,
-                                   "QMP input member 'arguments' must be an object");
-              return FALSE;
-            }
-        }
-      else if (!g_str_equal (name, "id"))
-        {
-          g_set_error (error, QGA_ERROR, QGA_ERROR_GENERIC_ERROR,
-                       "QMP input member '%s' is unexpected", name);
-          return FALSE;
-        }
-    }
-
-  execute = json_object_get_member (object, "execute");
-  if (execute == NULL)
-    {
-      g_set_error_literal (error, QGA_ERROR, QGA_ERROR_GENERIC_ERROR,
-                           "QMP input lacks member 'execute'");
-      return FALSE;
-    }
-  return TRUE;
-}
-
 static void
 reply_gerror (HostCommands *commands, JsonNode *id, const GError *error)
 {
@@ -298,7 +250,7 @@ host_commands_dispatch (HostCommands *commands, JsonNode *message)
     }
   object = json_node_get_object (message);
   id = json_object_get_member (object, "id");
-  if (!check_command_object (object, &error))
+  if (!qga_wire_check_command (object, &error))
     {
       reply_gerror (commands, id, error);
       return;

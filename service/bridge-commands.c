@@ -107,51 +107,6 @@ node_has_type (JsonNode *node, GType type)
   return JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == type;
 }
 
-/* qemu-ga's qmp_dispatch_check_obj(): the envelope's members. */
-static gboolean
-check_envelope (JsonObject *request, GError **error)
-{
-  g_autoptr(GList) members = json_object_get_members (request);
-
-  for (GList *l = members; l != NULL; l = l->next)
-    {
-      const char *member = l->data;
-      JsonNode *value = json_object_get_member (request, member);
-
-      if (g_str_equal (member, "execute"))
-        {
-          if (!node_has_type (value, G_TYPE_STRING))
-            {
-              g_set_error_literal (error, QGA_ERROR, QGA_ERROR_GENERIC_ERROR,
-                                   "QMP input member 'execute' must be a string");
-              return FALSE;
-            }
-        }
-      else if (g_str_equal (member, "arguments"))
-        {
-          if (!JSON_NODE_HOLDS_OBJECT (value))
-            {
-              g_set_error_literal (error, QGA_ERROR, QGA_ERROR_GENERIC_ERROR,
-                                   "QMP input member 'arguments' must be an object");
-              return FALSE;
-            }
-        }
-      else if (!g_str_equal (member, "id"))
-        {
-          g_set_error (error, QGA_ERROR, QGA_ERROR_GENERIC_ERROR,
-                       "QMP input member '%s' is unexpected", member);
-          return FALSE;
-        }
-    }
-  if (!json_object_has_member (request, "execute"))
-    {
-      g_set_error_literal (error, QGA_ERROR, QGA_ERROR_GENERIC_ERROR,
-                           "QMP input lacks member 'execute'");
-      return FALSE;
-    }
-  return TRUE;
-}
-
 /* The QAPI input visitor's checks: declared parameters first, then extras. */
 static gboolean
 check_arguments (const Command *command, JsonObject *arguments, GError **error)
@@ -217,7 +172,7 @@ bridge_commands_handle (JsonNode *request)
     }
   object = json_node_get_object (request);
   id = json_object_get_member (object, "id");
-  if (!check_envelope (object, &error))
+  if (!qga_wire_check_command (object, &error))
     return error_reply (error, id);
 
   name = json_object_get_string_member (object, "execute");

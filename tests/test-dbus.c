@@ -409,19 +409,6 @@ test_send_event (Fixture *f, gconstpointer user_data)
     }
 }
 
-static void
-host_connected_changed_cb (GDBusConnection *connection, const char *sender, const char *path,
-                           const char *interface, const char *member, GVariant *parameters,
-                           gpointer user_data)
-{
-  GArray *values = user_data;
-  g_autoptr(GVariant) changed = g_variant_get_child_value (parameters, 1);
-  gboolean value;
-
-  if (g_variant_lookup (changed, "HostConnected", "b", &value))
-    g_array_append_val (values, value);
-}
-
 static gboolean
 last_value_is (GArray *values, gboolean value)
 {
@@ -434,9 +421,7 @@ test_host_disconnect (Fixture *f, gconstpointer user_data)
   enum { N = 5 };
   g_autoptr(GArray) values = g_array_new (FALSE, FALSE, sizeof (gboolean));
   GDBusConnection *connection = qt_bus_new_connection ();
-  guint sub = g_dbus_connection_signal_subscribe (
-      connection, NULL, "org.freedesktop.DBus.Properties", "PropertiesChanged", QT_OBJECT_PATH,
-      QT_INTERFACE, G_DBUS_SIGNAL_FLAGS_NONE, host_connected_changed_cb, values, NULL);
+  guint sub = qt_record_host_connected (connection, values);
   const gint64 bound_ms = qt_under_wrapper () ? 9000 : 2000;
   QtCall *calls[N];
   g_autoptr(QtCall) refused = NULL;

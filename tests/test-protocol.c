@@ -1004,19 +1004,6 @@ test_host_event (Fixture *f, gconstpointer user_data)
   g_ptr_array_unref (signals.data);
 }
 
-static void
-properties_changed_cb (GDBusConnection *connection, const char *sender, const char *path,
-                       const char *interface, const char *member, GVariant *parameters,
-                       gpointer user_data)
-{
-  GArray *values = user_data;
-  g_autoptr(GVariant) changed = g_variant_get_child_value (parameters, 1);
-  gboolean value;
-
-  if (g_variant_lookup (changed, "HostConnected", "b", &value))
-    g_array_append_val (values, value);
-}
-
 static gboolean
 array_has_boolean (GArray *values, gboolean wanted)
 {
@@ -1030,10 +1017,7 @@ static void
 test_host_disconnect (Fixture *f, gconstpointer user_data)
 {
   g_autoptr(GArray) values = g_array_new (FALSE, FALSE, sizeof (gboolean));
-  guint sub = g_dbus_connection_signal_subscribe (qt_bus (), NULL, "org.freedesktop.DBus.Properties",
-                                                  "PropertiesChanged", QT_OBJECT_PATH, QT_INTERFACE,
-                                                  G_DBUS_SIGNAL_FLAGS_NONE, properties_changed_cb,
-                                                  values, NULL);
+  guint sub = qt_record_host_connected (qt_bus (), values);
   g_autoptr(QtCall) pending = NULL;
   g_autoptr(QtCall) pending2 = NULL;
   g_autoptr(QtCall) refused = NULL;

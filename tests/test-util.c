@@ -576,6 +576,28 @@ qt_get_host_connected (GDBusConnection *connection)
   return state == 1;
 }
 
+static void
+host_connected_changed_cb (GDBusConnection *connection, const char *sender, const char *path,
+                           const char *interface, const char *member, GVariant *parameters,
+                           gpointer user_data)
+{
+  GArray *values = user_data;
+  g_autoptr(GVariant) changed = g_variant_get_child_value (parameters, 1);
+  gboolean value;
+
+  if (g_variant_lookup (changed, "HostConnected", "b", &value))
+    g_array_append_val (values, value);
+}
+
+guint
+qt_record_host_connected (GDBusConnection *connection, GArray *values)
+{
+  return g_dbus_connection_signal_subscribe (connection, NULL, "org.freedesktop.DBus.Properties",
+                                             "PropertiesChanged", QT_OBJECT_PATH, QT_INTERFACE,
+                                             G_DBUS_SIGNAL_FLAGS_NONE, host_connected_changed_cb,
+                                             values, NULL);
+}
+
 gboolean
 qt_wait_host_connected (gboolean value, guint timeout_ms)
 {

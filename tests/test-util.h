@@ -117,6 +117,11 @@ gboolean qt_wait_name_owned (const char *name, gboolean owned, guint timeout_ms)
 GVariant *qt_get_property (GDBusConnection *connection, const char *name);
 gboolean qt_get_host_connected (GDBusConnection *connection);
 
+/* Record every HostConnected value announced by PropertiesChanged, as
+ * seen on connection, into values (a GArray of gboolean). Returns the
+ * subscription id. */
+guint qt_record_host_connected (GDBusConnection *connection, GArray *values);
+
 /* Wait until the bridge's HostConnected property is value. */
 gboolean qt_wait_host_connected (gboolean value, guint timeout_ms);
 
