@@ -25,8 +25,7 @@ typedef struct {
   BridgeDispatcher *dispatcher;
   BridgeClients *clients;
   BridgeAgent *agent;
-  guint owner_id;
-  gboolean name_acquired;
+  guint name_lost_id;
 } Bridge;
 
 static void
@@ -137,32 +136,74 @@ parse_options (BridgeConfig *config, int *argc, char ***argv, gboolean *show_ver
   return TRUE;
 }
 
-static void
-on_name_acquired (GDBusConnection *connection, const char *name, gpointer user_data)
-{
-  Bridge *bridge = user_data;
+/* RequestName's replies (DBUS_REQUEST_NAME_REPLY_*) */
+enum { NAME_PRIMARY_OWNER = 1, NAME_IN_QUEUE = 2, NAME_EXISTS = 3, NAME_ALREADY_OWNER = 4 };
+enum { NAME_FLAG_ALLOW_REPLACEMENT = 1, NAME_FLAG_REPLACE_EXISTING = 2, NAME_FLAG_DO_NOT_QUEUE = 4 };
 
-  g_message ("serving %s on the %s bus, channel %s", name,
-             bridge->config.bus_type == G_BUS_TYPE_SYSTEM ? "system" : "session",
-             bridge->config.channel_spec);
-  bridge->name_acquired = TRUE;
-  bridge_channel_start (bridge->channel);
+static void
+on_name_lost (GDBusConnection *connection, const char *sender, const char *path,
+              const char *interface, const char *member, GVariant *parameters,
+              gpointer user_data)
+{
+  g_message ("replaced by another instance: exiting");
+  quit (user_data, EXIT_SUCCESS);
 }
 
 static void
-on_name_lost (GDBusConnection *connection, const char *name, gpointer user_data)
+on_name_acquired (Bridge *bridge)
+{
+  g_message ("serving %s on the %s bus, channel %s", BRIDGE_BUS_NAME,
+             bridge->config.bus_type == G_BUS_TYPE_SYSTEM ? "system" : "session",
+             bridge->config.channel_spec);
+  bridge->name_lost_id =
+    g_dbus_connection_signal_subscribe (bridge->connection, "org.freedesktop.DBus",
+                                        "org.freedesktop.DBus", "NameLost",
+                                        "/org/freedesktop/DBus", BRIDGE_BUS_NAME,
+                                        G_DBUS_SIGNAL_FLAGS_NONE, on_name_lost, bridge, NULL);
+  bridge_channel_start (bridge->channel);
+}
+
+/* RequestName is called directly, rather than through g_bus_own_name(), so
+ * that a refusal can say why: the bus's own error text names the policy. */
+static void
+request_name_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Bridge *bridge = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source),
+                                                             result, &error);
+  guint32 code = 0;
 
-  if (bridge->name_acquired)
+  if (reply == NULL)
     {
-      g_message ("replaced by another instance: exiting");
-      quit (bridge, EXIT_SUCCESS);
+      g_dbus_error_strip_remote_error (error);
+      g_printerr ("qga-bridge: cannot own %s: %s\n", BRIDGE_BUS_NAME, error->message);
+      quit (bridge, EXIT_FAILURE);
       return;
     }
-  g_printerr ("qga-bridge: cannot own %s: it is owned by another process "
-              "(use --replace to take it over) or the bus policy forbids it\n", name);
+  g_variant_get (reply, "(u)", &code);
+  if (code == NAME_PRIMARY_OWNER || code == NAME_ALREADY_OWNER)
+    {
+      on_name_acquired (bridge);
+      return;
+    }
+  g_printerr ("qga-bridge: cannot own %s: another process owns it%s\n", BRIDGE_BUS_NAME,
+              bridge->config.replace ? " and does not allow replacement"
+                                     : " (use --replace to take it over)");
   quit (bridge, EXIT_FAILURE);
+}
+
+static void
+request_name (Bridge *bridge)
+{
+  guint32 flags = NAME_FLAG_ALLOW_REPLACEMENT | NAME_FLAG_DO_NOT_QUEUE;
+
+  if (bridge->config.replace)
+    flags |= NAME_FLAG_REPLACE_EXISTING;
+  g_dbus_connection_call (bridge->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                          "org.freedesktop.DBus", "RequestName",
+                          g_variant_new ("(su)", BRIDGE_BUS_NAME, flags), G_VARIANT_TYPE ("(u)"),
+                          G_DBUS_CALL_FLAGS_NONE, -1, NULL, request_name_cb, bridge);
 }
 
 static void
@@ -185,9 +226,6 @@ on_quit_signal (gpointer user_data)
 static gboolean
 start (Bridge *bridge, GError **error)
 {
-  GBusNameOwnerFlags flags = G_BUS_NAME_OWNER_FLAGS_ALLOW_REPLACEMENT |
-                             G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE;
-
   bridge->connection = g_bus_get_sync (bridge->config.bus_type, NULL, error);
   if (bridge->connection == NULL)
     return FALSE;
@@ -204,11 +242,7 @@ start (Bridge *bridge, GError **error)
                                          bridge->connection, BRIDGE_OBJECT_PATH, error))
     return FALSE;
 
-  if (bridge->config.replace)
-    flags |= G_BUS_NAME_OWNER_FLAGS_REPLACE;
-  bridge->owner_id = g_bus_own_name_on_connection (bridge->connection, BRIDGE_BUS_NAME, flags,
-                                                   on_name_acquired, on_name_lost,
-                                                   bridge, NULL);
+  request_name (bridge);
   return TRUE;
 }
 
@@ -216,8 +250,8 @@ start (Bridge *bridge, GError **error)
 static void
 stop (Bridge *bridge)
 {
-  if (bridge->owner_id != 0)
-    g_bus_unown_name (bridge->owner_id);
+  if (bridge->name_lost_id != 0)
+    g_dbus_connection_signal_unsubscribe (bridge->connection, bridge->name_lost_id);
   if (bridge->dispatcher != NULL)
     {
       g_autoptr(GError) error = g_error_new_literal (QGA_ERROR, QGA_ERROR_CANCELLED,

@@ -478,6 +478,15 @@ qt_proc_cpu_seconds (int pid)
 
 /* --- D-Bus -------------------------------------------------------------- */
 
+static GBusType bus_type = G_BUS_TYPE_SESSION;
+
+void
+qt_use_system_bus (void)
+{
+  g_assert_null (shared_bus);
+  bus_type = G_BUS_TYPE_SYSTEM;
+}
+
 GDBusConnection *
 qt_bus (void)
 {
@@ -485,7 +494,7 @@ qt_bus (void)
     {
       g_autoptr(GError) error = NULL;
 
-      shared_bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
+      shared_bus = g_bus_get_sync (bus_type, NULL, &error);
       g_assert_no_error (error);
       g_dbus_connection_set_exit_on_close (shared_bus, FALSE);
     }
@@ -495,11 +504,11 @@ qt_bus (void)
 GDBusConnection *
 qt_bus_new_connection (void)
 {
-  const char *address = g_getenv ("DBUS_SESSION_BUS_ADDRESS");
   g_autoptr(GError) error = NULL;
+  g_autofree char *address = g_dbus_address_get_for_bus_sync (bus_type, NULL, &error);
   GDBusConnection *connection;
 
-  g_assert_nonnull (address);
+  g_assert_no_error (error);
   connection = g_dbus_connection_new_for_address_sync (
       address,
       G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,

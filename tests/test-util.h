@@ -103,7 +103,11 @@ double qt_proc_cpu_seconds (int pid);
 
 /* --- D-Bus ---------------------------------------------------------------- */
 
-/* The shared session connection (owned by the helpers). */
+/* Make the helpers use the system bus instead of the session bus; call
+ * before any of them connects. */
+void qt_use_system_bus (void);
+
+/* The shared bus connection (owned by the helpers). */
 GDBusConnection *qt_bus (void);
 
 /* A new private connection to the session bus; close with qt_bus_close(). */
