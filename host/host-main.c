@@ -1,12 +1,11 @@
 /* host-main.c: qga-host, the host side of the qga-bridge port.
  *
- * Options, the four modes (serve, call, event, sync), the control input
- * read from stdin while serving, and the main loop.
+ * Options, the four modes (serve, call, event, sync) and the main loop.
+ * The control lines read from stdin while serving are in host-control.c.
  */
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <locale.h>
 #include <math.h>
 #include <signal.h>
@@ -18,13 +17,12 @@
 #include <json-glib/json-glib.h>
 
 #include "host-connect.h"
+#include "host-control.h"
 #include "host-peer.h"
 #include "qga-stream.h"
 #include "qga-wire.h"
 
 #define EXIT_USAGE 2
-#define CONTROL_LINE_MAX (16 * 1024 * 1024)
-#define CONTROL_READ_CHUNK (64 * 1024)
 #define MIN_MESSAGE_SIZE 64
 #define MAX_MESSAGE_SIZE (G_GINT64_CONSTANT (1) << 30)
 
@@ -53,20 +51,6 @@ typedef struct {
   gboolean version;
 } Options;
 
-typedef struct _ControlInput ControlInput;
-typedef void (*ControlLineFunc) (const char *line, gsize length, gpointer user_data);
-
-/* Line reader on a non-blocking-safe fd: one read() per wakeup, so stdin
- * need not be switched to O_NONBLOCK (which would leak to the parent's tty). */
-struct _ControlInput {
-  int fd;
-  guint source;
-  GByteArray *line;
-  gboolean discarding;      /* inside a line that was too long */
-  ControlLineFunc func;
-  gpointer user_data;
-};
-
 typedef struct {
   Options options;
   Mode mode;
@@ -76,12 +60,10 @@ typedef struct {
   GMainLoop *loop;
   HostConnector *connector;
   HostPeer *peer;
-  ControlInput *control;
+  HostControl *control;
   guint signal_sources[2];
   int exit_status;
   gboolean stdout_failed;
-
-  gint64 next_id;           /* serve: ids of commands sent from the control input */
 
   Stage stage;              /* one-shot */
   gint64 sync_id;
@@ -248,231 +230,12 @@ serve_event_cb (HostPeer *peer, JsonNode *message, gpointer user_data)
   print_json_line (user_data, message);
 }
 
-/* --- control input (serve mode) --- */
-
-static void
-control_input_emit (ControlInput *input)
-{
-  GByteArray *line = input->line;
-  gsize length = line->len;
-
-  if (length > 0 && line->data[length - 1] == '\r')
-    length--;
-  /* NUL-terminate for the handler; the byte array keeps the length */
-  g_byte_array_append (line, (const guint8 *) "", 1);
-  input->func ((const char *) line->data, length, input->user_data);
-  g_byte_array_set_size (line, 0);
-}
-
-static void
-control_input_feed (ControlInput *input, const guint8 *data, gsize length)
-{
-  while (length > 0)
-    {
-      const guint8 *newline = memchr (data, '\n', length);
-      gsize piece = newline != NULL ? (gsize) (newline - data) : length;
-
-      if (!input->discarding && input->line->len + piece > CONTROL_LINE_MAX)
-        {
-          g_warning ("control input: a line longer than %d bytes was rejected", CONTROL_LINE_MAX);
-          g_byte_array_set_size (input->line, 0);
-          input->discarding = TRUE;
-        }
-      if (!input->discarding)
-        g_byte_array_append (input->line, data, piece);
-      if (newline == NULL)
-        return;
-      if (!input->discarding)
-        control_input_emit (input);
-      input->discarding = FALSE;
-      g_byte_array_set_size (input->line, 0);
-      data += piece + 1;
-      length -= piece + 1;
-    }
-}
-
-static gboolean
-control_input_ready_cb (int fd, GIOCondition condition, gpointer user_data)
-{
-  ControlInput *input = user_data;
-  guint8 buffer[CONTROL_READ_CHUNK];
-  ssize_t n = read (fd, buffer, sizeof buffer);
-
-  if (n > 0)
-    {
-      control_input_feed (input, buffer, n);
-      return G_SOURCE_CONTINUE;
-    }
-  if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
-    return G_SOURCE_CONTINUE;
-  if (n < 0)
-    g_warning ("control input: read failed: %s; no longer reading stdin", g_strerror (errno));
-  else
-    g_debug ("control input: end of file");
-  if (input->line->len > 0 && !input->discarding)
-    control_input_emit (input);  /* a last line without '\n' */
-  input->source = 0;
-  return G_SOURCE_REMOVE;
-}
-
-static ControlInput *
-control_input_new (int fd, ControlLineFunc func, gpointer user_data)
-{
-  ControlInput *input = g_new0 (ControlInput, 1);
-
-  input->fd = fd;
-  input->line = g_byte_array_new ();
-  input->func = func;
-  input->user_data = user_data;
-  if (fcntl (fd, F_GETFD) < 0)
-    g_debug ("control input: fd %d is not open", fd);
-  else
-    input->source = g_unix_fd_add (fd, G_IO_IN | G_IO_HUP | G_IO_ERR, control_input_ready_cb, input);
-  return input;
-}
-
-static void
-control_input_free (ControlInput *input)
-{
-  if (input == NULL)
-    return;
-  g_clear_handle_id (&input->source, g_source_remove);
-  g_byte_array_unref (input->line);
-  g_free (input);
-}
-
-/* Split "WORD REST": *word ends at the first blank, *rest starts after the
- * blanks that follow it. */
-static char *
-next_word (const char *text, const char **rest)
-{
-  gsize start = strspn (text, " \t");
-  gsize end = start + strcspn (text + start, " \t");
-
-  *rest = text + end + strspn (text + end, " \t");
-  return g_strndup (text + start, end - start);
-}
-
-static gboolean
-peer_or_warn (App *app, const char *what, const char *name)
-{
-  if (app->peer != NULL)
-    return TRUE;
-  g_warning ("no guest connected: dropped %s %s", what, name);
-  return FALSE;
-}
-
-static void
-warn_send_failed (const char *what, GError *error)
-{
-  g_warning ("cannot send %s to the guest: %s", what, error->message);
-}
-
-static void
-control_event (App *app, const char *args)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) data = NULL;
-  const char *rest;
-  g_autofree char *name = next_word (args, &rest);
-
-  if (!qga_wire_event_name_is_valid (name))
-    {
-      g_warning ("control input: invalid event name '%.128s' (expected [A-Z][A-Z0-9_]*)", name);
-      return;
-    }
-  data = qga_wire_parse_object (rest, app->options.max_message_size, &error);
-  if (data == NULL)
-    {
-      g_warning ("control input: invalid data for event %s: %s", name, error->message);
-      return;
-    }
-  if (!peer_or_warn (app, "event", name))
-    return;
-  if (!host_peer_send_event (app->peer, name, data, &error))
-    warn_send_failed ("the event", error);
-}
-
-static void
-control_call (App *app, const char *args)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) arguments = NULL;
-  const char *rest;
-  g_autofree char *name = next_word (args, &rest);
-
-  if (!qga_wire_command_name_is_valid (name, "guest-"))
-    {
-      g_warning ("control input: invalid command name '%.128s' (expected guest-[a-z0-9-]+)", name);
-      return;
-    }
-  if (*rest != '\0')
-    {
-      arguments = qga_wire_parse_object (rest, app->options.max_message_size, &error);
-      if (arguments == NULL)
-        {
-          g_warning ("control input: invalid arguments for %s: %s", name, error->message);
-          return;
-        }
-    }
-  if (!peer_or_warn (app, "call", name))
-    return;
-  if (!host_peer_send_command (app->peer, name, arguments, app->next_id++, &error))
-    warn_send_failed ("the command", error);
-}
-
-static void
-control_raw (App *app, const char *text, gsize length)
-{
-  g_autoptr(GError) error = NULL;
-
-  if (!peer_or_warn (app, "raw", "line"))
-    return;
-  if (!host_peer_send_raw (app->peer, text, length, &error))
-    warn_send_failed ("the raw line", error);
-}
-
-static void
-control_sync (App *app)
-{
-  g_autoptr(GError) error = NULL;
-
-  if (!peer_or_warn (app, "sync", "request"))
-    return;
-  if (!host_peer_send_sync (app->peer, app->next_id++, &error))
-    warn_send_failed ("guest-sync-delimited", error);
-}
-
-static void
-control_line_cb (const char *line, gsize length, gpointer user_data)
+static HostPeer *
+get_peer (gpointer user_data)
 {
   App *app = user_data;
-  const char *rest;
-  g_autofree char *verb = NULL;
 
-  if (strspn (line, " \t") == length)
-    return;
-  verb = next_word (line, &rest);
-  /* raw keeps its text byte for byte: everything after "raw " */
-  if (g_str_equal (verb, "raw"))
-    {
-      const char *text = line + strspn (line, " \t") + strlen ("raw");
-
-      if (*text == ' ' || *text == '\t')
-        text++;
-      control_raw (app, text, length - (text - line));
-      return;
-    }
-  if (strlen (line) != length)
-    g_warning ("control input: line contains a NUL byte; ignored");
-  else if (g_str_equal (verb, "event"))
-    control_event (app, rest);
-  else if (g_str_equal (verb, "call"))
-    control_call (app, rest);
-  else if (g_str_equal (verb, "sync") && *rest == '\0')
-    control_sync (app);
-  else
-    g_warning ("control input: cannot parse '%.64s' (expected event, call, raw or sync)", line);
+  return app->peer;
 }
 
 /* --- one-shot modes --- */
@@ -791,7 +554,7 @@ app_clear (App *app)
   for (gsize i = 0; i < G_N_ELEMENTS (app->signal_sources); i++)
     g_clear_handle_id (&app->signal_sources[i], g_source_remove);
   g_clear_handle_id (&app->timeout_source, g_source_remove);
-  g_clear_pointer (&app->control, control_input_free);
+  g_clear_pointer (&app->control, host_control_free);
   drop_peer (app);
   g_clear_object (&app->connector);
   g_clear_pointer (&app->loop, g_main_loop_unref);
@@ -817,7 +580,7 @@ run (App *app)
   g_signal_connect (app->connector, "connected", G_CALLBACK (connected_cb), app);
 
   if (app->mode == MODE_SERVE)
-    app->control = control_input_new (STDIN_FILENO, control_line_cb, app);
+    app->control = host_control_new (STDIN_FILENO, app->options.max_message_size, get_peer, app);
   else
     {
       double ms = ceil (app->options.timeout * 1000);
@@ -838,7 +601,6 @@ main (int argc, char *argv[])
       .timeout = 10,
       .max_message_size = QGA_STREAM_DEFAULT_MAX_MESSAGE_SIZE,
     },
-    .next_id = 1,
   };
   int status;
 
