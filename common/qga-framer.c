@@ -39,7 +39,9 @@ qga_framer_new (gsize max_message_size)
 {
   QgaFramer *framer = g_new0 (QgaFramer, 1);
 
-  framer->buf = g_byte_array_sized_new (4096);
+  /* Grown by the first push: a framer made for one short text (D-Bus
+   * arguments, qga_wire_parse_object()) should not cost a 4 KiB block. */
+  framer->buf = g_byte_array_new ();
   framer->max_size = MAX (max_message_size, 2);
   framer->pending_error_code = -1;
   return framer;

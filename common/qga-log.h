@@ -35,6 +35,16 @@ gboolean qga_rate_limit_allow (QgaRateLimit *limit);
 /* Log any pending summary and stop its timer. */
 void qga_rate_limit_clear (QgaRateLimit *limit);
 
+/* g_debug() formats its message even when it is then dropped. On paths
+ * taken for every message, check first: if (QGA_DEBUG_ENABLED ()) g_debug
+ * (...). Only for programs that log through GLib's default writer (the
+ * bridge; not qga-host, which has its own). */
+#if GLIB_CHECK_VERSION (2, 68, 0)
+#define QGA_DEBUG_ENABLED() (!g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN))
+#else
+#define QGA_DEBUG_ENABLED() TRUE
+#endif
+
 /* At most QGA_LOG_EXCERPT_MAX bytes of text, valid UTF-8, on one line. */
 char *qga_log_excerpt (const char *text, gsize length);
 

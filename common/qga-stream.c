@@ -46,6 +46,26 @@ G_DEFINE_TYPE (QgaStream, qga_stream, G_TYPE_OBJECT)
 
 static void update_watch (QgaStream *stream);
 
+/* The fd watch: one source for the stream's whole life, whose events
+ * change in place with g_source_modify_unix_fd(). Replacing the source
+ * instead costs an allocation and two wakeups of the main context. */
+typedef struct {
+  GSource source;
+  int fd;
+  gpointer fd_tag;
+} WatchSource;
+
+static gboolean
+watch_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  WatchSource *watch = (WatchSource *) source;
+  GUnixFDSourceFunc func = (GUnixFDSourceFunc) (void (*) (void)) callback;
+
+  return func (watch->fd, g_source_query_unix_fd (source, watch->fd_tag), user_data);
+}
+
+static GSourceFuncs watch_funcs = { .dispatch = watch_dispatch };
+
 static void
 clear_queue (QgaStream *stream)
 {
@@ -290,18 +310,10 @@ update_watch (QgaStream *stream)
     wanted |= G_IO_IN;
   if (stream->write_blocked)
     wanted |= G_IO_OUT;
-  if (stream->watch != NULL && wanted == stream->watch_condition)
+  if (wanted == stream->watch_condition)
     return;
-
-  if (stream->watch != NULL)
-    {
-      g_source_destroy (stream->watch);
-      g_clear_pointer (&stream->watch, g_source_unref);
-    }
-  stream->watch = g_unix_fd_source_new (stream->fd, wanted);
+  g_source_modify_unix_fd (stream->watch, ((WatchSource *) stream->watch)->fd_tag, wanted);
   stream->watch_condition = wanted;
-  g_source_set_callback (stream->watch, G_SOURCE_FUNC (fd_ready_cb), stream, NULL);
-  g_source_attach (stream->watch, g_main_context_get_thread_default ());
 }
 
 gboolean
@@ -355,6 +367,24 @@ qga_stream_get_fd (QgaStream *stream)
   return stream->fd;
 }
 
+static void
+attach_watch (QgaStream *stream)
+{
+  WatchSource *watch = (WatchSource *) g_source_new (&watch_funcs, sizeof (WatchSource));
+
+  watch->fd = stream->fd;
+  watch->fd_tag = g_source_add_unix_fd (&watch->source, stream->fd, G_IO_IN);
+  stream->watch_condition = G_IO_IN;
+  stream->watch = &watch->source;
+  g_source_set_callback (stream->watch, G_SOURCE_FUNC (fd_ready_cb), stream, NULL);
+  /* A non-recursive source is "blocked" while it is dispatched: its fd is
+   * taken out of the poll set and put back, and each of the two wakes the
+   * main context up, for every message. Neither daemon runs the main
+   * context from a signal handler, so fd_ready_cb() is never re-entered. */
+  g_source_set_can_recurse (stream->watch, TRUE);
+  g_source_attach (stream->watch, g_main_context_get_thread_default ());
+}
+
 QgaStream *
 qga_stream_new (int fd, gboolean owns_fd, gsize max_message_size, gsize max_queue_size)
 {
@@ -367,7 +397,7 @@ qga_stream_new (int fd, gboolean owns_fd, gsize max_message_size, gsize max_queu
   stream->owns_fd = owns_fd;
   stream->framer = qga_framer_new (max_message_size);
   stream->max_queue_size = max_queue_size;
-  update_watch (stream);
+  attach_watch (stream);
   return stream;
 }
 

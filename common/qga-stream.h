@@ -16,6 +16,9 @@
  * Back-pressure: when more than half of max_queue_size is waiting to be
  * written, the stream stops reading until the queue is back under a
  * quarter, so a peer that sends without reading cannot grow our queue.
+ *
+ * Signal handlers must not iterate the main context (no nested main
+ * loops): the fd watch does not block itself while it is dispatched.
  */
 #pragma once
 

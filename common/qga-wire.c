@@ -5,6 +5,7 @@
 
 #include "qga-error.h"
 #include "qga-framer.h"
+#include "qga-json.h"
 #include "qga-wire.h"
 
 #define NAME_MAX_LEN 128
@@ -12,8 +13,8 @@
 JsonNode *
 qga_wire_parse (const char *text, gsize length, GError **error)
 {
-  g_autoptr(JsonParser) parser = NULL;
   g_autoptr(GError) local_error = NULL;
+  JsonNode *root;
 
   if (!g_utf8_validate (text, length, NULL))
     {
@@ -21,19 +22,11 @@ qga_wire_parse (const char *text, gsize length, GError **error)
                            "JSON parse error, invalid UTF-8");
       return NULL;
     }
-  parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, text, length, &local_error))
-    {
-      g_set_error (error, QGA_ERROR, QGA_ERROR_PROTOCOL,
-                   "JSON parse error, %s", local_error->message);
-      return NULL;
-    }
-  if (json_parser_get_root (parser) == NULL)
-    {
-      g_set_error_literal (error, QGA_ERROR, QGA_ERROR_PROTOCOL, "JSON parse error, no value");
-      return NULL;
-    }
-  return json_parser_steal_root (parser);
+  root = qga_json_parse (text, length, &local_error);
+  if (root == NULL)
+    g_set_error (error, QGA_ERROR, QGA_ERROR_PROTOCOL, "JSON parse error, %s",
+                 local_error->message);
+  return root;
 }
 
 QgaWireKind
@@ -54,6 +47,15 @@ qga_wire_classify (JsonNode *root)
     return QGA_WIRE_EVENT;
   return QGA_WIRE_INVALID;
 }
+
+/* --- building ------------------------------------------------------------
+ *
+ * A line is written straight into one GString: the envelope by hand (its
+ * members are fixed), the values by json-glib's generator. Building a
+ * JsonBuilder tree to generate it whole, then copying the text to escape
+ * it, cost more than all the rest of the bridge's work on a message. The
+ * bytes are the same: compact JSON, members in this order.
+ */
 
 /* json-glib 1.6 writes U+001F raw inside strings. Raw control bytes are
  * resync bytes to the peer's framer, so a caller's string could otherwise
@@ -76,119 +78,174 @@ append_escaped (GString *out, const char *text, gsize length)
   g_string_append_len (out, run, text + length - run);
 }
 
-static GString *
-generate (JsonNode *node, gsize reserve)
+/* Escape what was generated from offset start on; rare, so the common case
+ * is one scan and no copy. */
+static void
+escape_from (GString *out, gsize start)
 {
-  g_autoptr(JsonGenerator) generator = json_generator_new ();
-  g_autofree char *text = NULL;
-  GString *out;
+  g_autofree char *tail = NULL;
   gsize length;
 
+  while (start < out->len && (guchar) out->str[start] >= 0x20)
+    start++;
+  if (start == out->len)
+    return;
+  length = out->len - start;
+  tail = g_strndup (out->str + start, length);
+  g_string_truncate (out, start);
+  append_escaped (out, tail, length);
+}
+
+/* The format json-glib writes integers with; no allocation, unlike
+ * g_string_append_printf(). */
+static void
+append_int (GString *out, gint64 value)
+{
+  char digits[24];
+
+  g_snprintf (digits, sizeof digits, "%" G_GINT64_FORMAT, value);
+  g_string_append (out, digits);
+}
+
+/* The JSON text of node, appended. */
+static void
+append_node (GString *out, JsonNode *node)
+{
+  JsonGenerator *generator;
+  gsize start = out->len;
+
+  if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_INT64)
+    {
+      append_int (out, json_node_get_int (node));   /* ids are, mostly */
+      return;
+    }
+  generator = qga_json_thread_generator ();
   json_generator_set_root (generator, node);
-  text = json_generator_to_data (generator, &length);
-  out = g_string_sized_new (length + reserve);
-  append_escaped (out, text, length);
-  return out;
+  json_generator_to_gstring (generator, out);
+  json_generator_set_root (generator, NULL);
+  escape_from (out, start);
+}
+
+/* TRUE if json-glib would write text between quotes as it is. */
+static gboolean
+needs_no_escape (const char *text)
+{
+  for (const guchar *p = (const guchar *) text; *p != '\0'; p++)
+    if (*p < 0x20 || *p > 0x7e || *p == '"' || *p == '\\')
+      return FALSE;
+  return TRUE;
+}
+
+static void
+append_string (GString *out, const char *text)
+{
+  g_autoptr(JsonNode) node = NULL;
+
+  if (needs_no_escape (text))
+    {
+      g_string_append_c (out, '"');
+      g_string_append (out, text);
+      g_string_append_c (out, '"');
+      return;
+    }
+  node = json_node_init_string (json_node_alloc (), text);
+  append_node (out, node);
+}
+
+/* ,"name":value — nothing if value is NULL. */
+static void
+append_member (GString *out, const char *name, JsonNode *value)
+{
+  if (value == NULL)
+    return;
+  g_string_append (out, ",\"");
+  g_string_append (out, name);
+  g_string_append (out, "\":");
+  append_node (out, value);
 }
 
 char *
 qga_wire_to_string (JsonNode *node)
 {
-  return g_string_free (generate (node, 0), FALSE);
+  GString *out = g_string_sized_new (64);
+
+  append_node (out, node);
+  return g_string_free (out, FALSE);
+}
+
+static GString *
+begin_line (gboolean delimited, const char *first_member)
+{
+  GString *line = g_string_sized_new (128);
+
+  if (delimited)
+    g_string_append_c (line, (char) QGA_WIRE_SENTINEL);
+  g_string_append (line, "{\"");
+  g_string_append (line, first_member);
+  g_string_append (line, "\":");
+  return line;
 }
 
 static GBytes *
-finish_line (JsonBuilder *builder, gboolean delimited)
+end_line (GString *line)
 {
-  g_autoptr(JsonNode) root = json_builder_get_root (builder);
-  GString *line = generate (root, 2);
-
-  if (delimited)
-    g_string_prepend_c (line, (char) QGA_WIRE_SENTINEL);
-  g_string_append_c (line, '\n');
+  g_string_append (line, "}\n");
   return g_string_free_to_bytes (line);
-}
-
-static void
-add_member (JsonBuilder *builder, const char *name, JsonNode *value)
-{
-  if (value == NULL)
-    return;
-  json_builder_set_member_name (builder, name);
-  json_builder_add_value (builder, json_node_copy (value));
 }
 
 GBytes *
 qga_wire_build_command (const char *name, JsonNode *arguments, JsonNode *id)
 {
-  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  GString *line = begin_line (FALSE, "execute");
 
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "execute");
-  json_builder_add_string_value (builder, name);
-  add_member (builder, "arguments", arguments);
-  add_member (builder, "id", id);
-  json_builder_end_object (builder);
-  return finish_line (builder, FALSE);
+  append_string (line, name);
+  append_member (line, "arguments", arguments);
+  append_member (line, "id", id);
+  return end_line (line);
 }
 
 GBytes *
 qga_wire_build_return (JsonNode *value, JsonNode *id, gboolean delimited)
 {
-  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  GString *line = begin_line (delimited, "return");
 
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "return");
   if (value != NULL)
-    json_builder_add_value (builder, json_node_copy (value));
+    append_node (line, value);
   else
-    {
-      json_builder_begin_object (builder);
-      json_builder_end_object (builder);
-    }
-  add_member (builder, "id", id);
-  json_builder_end_object (builder);
-  return finish_line (builder, delimited);
+    g_string_append (line, "{}");
+  append_member (line, "id", id);
+  return end_line (line);
 }
 
 GBytes *
 qga_wire_build_error (const char *error_class, const char *desc, JsonNode *id,
                       gboolean delimited)
 {
-  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  GString *line = begin_line (delimited, "error");
 
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "error");
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "class");
-  json_builder_add_string_value (builder, error_class);
-  json_builder_set_member_name (builder, "desc");
-  json_builder_add_string_value (builder, desc);
-  json_builder_end_object (builder);
-  add_member (builder, "id", id);
-  json_builder_end_object (builder);
-  return finish_line (builder, delimited);
+  g_string_append (line, "{\"class\":");
+  append_string (line, error_class);
+  g_string_append (line, ",\"desc\":");
+  append_string (line, desc);
+  g_string_append_c (line, '}');
+  append_member (line, "id", id);
+  return end_line (line);
 }
 
 GBytes *
 qga_wire_build_event (const char *name, JsonNode *data)
 {
-  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  GString *line = begin_line (FALSE, "event");
   gint64 now = g_get_real_time ();
 
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "event");
-  json_builder_add_string_value (builder, name);
-  add_member (builder, "data", data);
-  json_builder_set_member_name (builder, "timestamp");
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "seconds");
-  json_builder_add_int_value (builder, now / G_USEC_PER_SEC);
-  json_builder_set_member_name (builder, "microseconds");
-  json_builder_add_int_value (builder, now % G_USEC_PER_SEC);
-  json_builder_end_object (builder);
-  json_builder_end_object (builder);
-  return finish_line (builder, FALSE);
+  append_string (line, name);
+  append_member (line, "data", data);
+  g_string_append (line, ",\"timestamp\":{\"seconds\":");
+  append_int (line, now / G_USEC_PER_SEC);
+  g_string_append (line, ",\"microseconds\":");
+  append_int (line, now % G_USEC_PER_SEC);
+  g_string_append_c (line, '}');
+  return end_line (line);
 }
 
 /* Run caller-supplied text through the same framer checks as wire input, so

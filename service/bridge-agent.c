@@ -203,6 +203,59 @@ handle_send_event (QgaGuestAgent *iface, GDBusMethodInvocation *invocation,
   return TRUE;
 }
 
+/* The generated skeleton turns each call into a GObject signal emission
+ * through the generic (libffi) marshaller, with every argument copied into
+ * a GValue: about a tenth of the bridge's work on a Ping. The methods are
+ * dispatched here instead, to the same handlers; GDBus has already checked
+ * the arguments against the interface's signatures, and nothing connects
+ * to the handle-* signals. Properties stay with the generated code. */
+static void
+method_call (GDBusConnection *connection, const char *sender, const char *object_path,
+             const char *interface_name, const char *method_name, GVariant *parameters,
+             GDBusMethodInvocation *invocation, gpointer user_data)
+{
+  QgaGuestAgent *agent = QGA_GUEST_AGENT (user_data);
+  const char *first, *second;
+
+  if (g_str_equal (method_name, "Ping"))
+    handle_ping (agent, invocation);
+  else if (g_str_equal (method_name, "GetHostInfo"))
+    handle_get_host_info (agent, invocation);
+  else if (g_str_equal (method_name, "Call"))
+    {
+      g_variant_get (parameters, "(&s&s)", &first, &second);
+      handle_call (agent, invocation, first, second);
+    }
+  else if (g_str_equal (method_name, "SendEvent"))
+    {
+      g_variant_get (parameters, "(&s&s)", &first, &second);
+      handle_send_event (agent, invocation, first, second);
+    }
+  else
+    g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD,
+                                           "Method %s is not implemented on interface %s",
+                                           method_name, interface_name);
+}
+
+static GDBusInterfaceVTable *
+get_vtable (GDBusInterfaceSkeleton *skeleton)
+{
+  static GDBusInterfaceVTable vtable;
+  static gsize initialized = 0;
+
+  if (g_once_init_enter (&initialized))
+    {
+      GDBusInterfaceVTable *generated =
+        G_DBUS_INTERFACE_SKELETON_CLASS (bridge_agent_parent_class)->get_vtable (skeleton);
+
+      vtable.method_call = method_call;
+      vtable.get_property = generated->get_property;
+      vtable.set_property = generated->set_property;
+      g_once_init_leave (&initialized, 1);
+    }
+  return &vtable;
+}
+
 static void
 on_host_event (BridgeDispatcher *dispatcher, const char *name, const char *data_json,
                gpointer user_data)
@@ -265,6 +318,7 @@ static void
 bridge_agent_class_init (BridgeAgentClass *klass)
 {
   G_OBJECT_CLASS (klass)->dispose = bridge_agent_dispose;
+  G_DBUS_INTERFACE_SKELETON_CLASS (klass)->get_vtable = get_vtable;
 }
 
 static void

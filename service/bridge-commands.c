@@ -3,6 +3,7 @@
 
 #include "bridge-commands.h"
 #include "qga-error.h"
+#include "qga-log.h"
 #include "qga-wire.h"
 
 typedef struct {
@@ -188,7 +189,8 @@ bridge_commands_handle (JsonNode *request)
   if (!check_arguments (command, arguments, &error))
     return error_reply (error, id);
 
-  g_debug ("host command %s", name);
+  if (QGA_DEBUG_ENABLED ())
+    g_debug ("host command %s", name);
   result = command->func (arguments, &context);
   return qga_wire_build_return (result, id, context.delimited);
 }

@@ -1,6 +1,11 @@
 /* bridge-dispatcher.c: response tagging, timeouts and host messages. */
 #include "config.h"
 
+#include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include "bridge-commands.h"
 #include "bridge-dispatcher.h"
 #include "qga-framer.h"
@@ -28,6 +33,9 @@ struct _BridgeDispatcher {
   GHashTable *by_id;       /* gint64* → Pending, owns the Pending */
   GQueue by_deadline;      /* oldest first: one timeout for all means send order */
   GSource *timer;
+  guint trim_source;
+  gboolean trim_wanted;    /* requests since the last trim */
+  gint64 last_request;     /* monotonic µs */
 };
 
 enum { SIGNAL_HOST_EVENT, N_SIGNALS };
@@ -42,12 +50,55 @@ pending_free (Pending *pending)
   g_free (pending);
 }
 
+/* The timer is due at the oldest request's deadline, or earlier: when
+ * that request is answered the timer is left alone, and fires early once
+ * to be set again from the new head. Setting the ready time wakes the main
+ * context up, which on every request and every reply would cost two
+ * wakeups per call. Deadlines grow in send order, so an early timer is
+ * never late for any request behind the one it was set for. */
 static void
 rearm_timer (BridgeDispatcher *dispatcher)
 {
   Pending *head = g_queue_peek_head (&dispatcher->by_deadline);
 
   g_source_set_ready_time (dispatcher->timer, head ? head->deadline : -1);
+}
+
+/* After a burst of requests, hand the memory it used back to the system.
+ * glibc keeps freed blocks for reuse, so without this the bridge would
+ * stay at the high-water mark of its busiest moment for the rest of its
+ * life. The timer runs only from the moment nothing is pending, and the
+ * trim waits for TRIM_DELAY_MS without a new request. */
+#define TRIM_DELAY_MS 500
+
+static gboolean trim_cb (gpointer user_data);
+
+static void
+arm_trim (BridgeDispatcher *dispatcher, guint delay_ms)
+{
+  if (dispatcher->trim_source == 0)
+    dispatcher->trim_source = g_timeout_add (delay_ms, trim_cb, dispatcher);
+}
+
+static gboolean
+trim_cb (gpointer user_data)
+{
+  BridgeDispatcher *dispatcher = user_data;
+  gint64 quiet_ms = (g_get_monotonic_time () - dispatcher->last_request) / 1000;
+
+  dispatcher->trim_source = 0;
+  if (g_hash_table_size (dispatcher->by_id) > 0)
+    return G_SOURCE_REMOVE;   /* finish() arms it again once idle */
+  if (quiet_ms < TRIM_DELAY_MS)
+    {
+      arm_trim (dispatcher, TRIM_DELAY_MS - quiet_ms);
+      return G_SOURCE_REMOVE;
+    }
+  dispatcher->trim_wanted = FALSE;
+#ifdef __GLIBC__
+  malloc_trim (0);
+#endif
+  return G_SOURCE_REMOVE;
 }
 
 /* Unlink a request and hand it its result. The callback may start new
@@ -61,7 +112,8 @@ finish (BridgeDispatcher *dispatcher, Pending *pending, const BridgeResult *resu
   g_queue_unlink (&dispatcher->by_deadline, &pending->link);
   g_hash_table_steal (dispatcher->by_id, &pending->id);
   pending_free (pending);
-  rearm_timer (dispatcher);
+  if (dispatcher->trim_wanted && g_hash_table_size (dispatcher->by_id) == 0)
+    arm_trim (dispatcher, TRIM_DELAY_MS);
   done (result, user_data);
 }
 
@@ -168,15 +220,18 @@ bridge_dispatcher_request (BridgeDispatcher *dispatcher, const char *command,
   pending = g_new0 (Pending, 1);
   pending->id = ++dispatcher->last_id;
   pending->owner = g_strdup (owner);
-  pending->deadline = g_get_monotonic_time () + dispatcher->timeout_us;
+  dispatcher->last_request = g_get_monotonic_time ();
+  dispatcher->trim_wanted = TRUE;
+  pending->deadline = dispatcher->last_request + dispatcher->timeout_us;
   pending->done = done;
   pending->user_data = user_data;
   pending->link.data = pending;
   g_hash_table_insert (dispatcher->by_id, &pending->id, pending);
   g_queue_push_tail_link (&dispatcher->by_deadline, &pending->link);
-  if (dispatcher->by_deadline.length == 1)
+  if (g_source_get_ready_time (dispatcher->timer) < 0)
     rearm_timer (dispatcher);
-  g_debug ("request %" G_GINT64_FORMAT " %s from %s", pending->id, command, owner);
+  if (QGA_DEBUG_ENABLED ())
+    g_debug ("request %" G_GINT64_FORMAT " %s from %s", pending->id, command, owner);
   return TRUE;
 }
 
@@ -264,7 +319,8 @@ handle_event (BridgeDispatcher *dispatcher, JsonObject *event)
       return;
     }
   data_json = data ? qga_wire_to_string (data) : g_strdup ("{}");
-  g_debug ("host event %s", name);
+  if (QGA_DEBUG_ENABLED ())
+    g_debug ("host event %s", name);
   g_signal_emit (dispatcher, signals[SIGNAL_HOST_EVENT], 0, name, data_json);
 }
 
@@ -342,6 +398,7 @@ bridge_dispatcher_dispose (GObject *object)
 
   bridge_dispatcher_cancel_all (dispatcher, error);
   qga_rate_limit_clear (&dispatcher->bad_input_limit);
+  g_clear_handle_id (&dispatcher->trim_source, g_source_remove);
   if (dispatcher->timer != NULL)
     {
       g_source_destroy (dispatcher->timer);
