@@ -1,31 +1,17 @@
 /* qga-json.c: JSON text to trees and back, quickly (see qga-json.h). */
 #include "config.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "qga-json.h"
 
-/* One parser and one generator per thread, reused: creating and
- * finalizing them costs about as much as parsing or writing a small
- * message. */
+/* One generator per thread, reused: creating and finalizing one costs
+ * about as much as writing a small message. */
 static void
 free_thread_object (gpointer object)
 {
   g_object_unref (object);
-}
-
-static JsonParser *
-thread_parser (void)
-{
-  static GPrivate key = G_PRIVATE_INIT (free_thread_object);
-  JsonParser *parser = g_private_get (&key);
-
-  if (parser == NULL)
-    {
-      parser = json_parser_new_immutable ();
-      g_private_set (&key, parser);
-    }
-  return parser;
 }
 
 JsonGenerator *
@@ -44,22 +30,49 @@ qga_json_thread_generator (void)
 
 /* --- parsing -------------------------------------------------------------
  *
- * json-glib sets up a new scanner for every text it parses, which costs
- * more than all the rest of the work on a message. Messages are nearly
- * always strict JSON with no escapes in their strings: those are parsed
- * here, into the tree json-glib would build (members in order, parents
- * set, every node sealed). Anything else (escapes, single quotes,
- * comments, numbers with a fraction or an exponent or leading zeros,
- * duplicate or empty member names, malformed input) is left to json-glib,
- * so what is accepted and every error message stay exactly json-glib's.
+ * A strict recursive-descent parser that builds the tree json-glib would
+ * build (members in order, a repeated member's last value winning, parents
+ * set, every node sealed). json-glib's own parser is not used for peer
+ * input: besides setting up a scanner per text, version 1.6 leaks the
+ * partly built tree whenever a text fails to parse, which would let a peer
+ * grow our memory one malformed message at a time.
+ *
+ * Accepted: RFC 8259 JSON, plus QEMU's single-quoted strings and its \'
+ * escape. Nesting is bounded here too, although the framer already
+ * limits it.
  */
 
+#define MAX_DEPTH 1100
+
 typedef struct {
+  const char *start;
   const char *p;
   const char *end;
+  guint depth;
+  GError **error;
 } Cursor;
 
-static JsonNode *fast_value (Cursor *c);
+static JsonNode *parse_value (Cursor *c);
+
+static JsonNode *
+fail (Cursor *c, const char *what)
+{
+  if (c->p < c->end)
+    g_set_error (c->error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE,
+                 "%s at offset %" G_GSIZE_FORMAT " ('%c')", what,
+                 (gsize) (c->p - c->start), g_ascii_isprint (*c->p) ? *c->p : '?');
+  else
+    g_set_error (c->error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE,
+                 "%s at the end of the text", what);
+  return NULL;
+}
+
+static gboolean
+failed (Cursor *c, const char *what)
+{
+  fail (c, what);
+  return FALSE;
+}
 
 static void
 skip_blanks (Cursor *c)
@@ -78,71 +91,191 @@ take (Cursor *c, char expected)
   return TRUE;
 }
 
-/* After a number or a literal, json-glib's scanner needs a delimiter. */
-static gboolean
-at_delimiter (Cursor *c)
+static int
+hex_digit (char ch)
 {
-  return c->p == c->end || (*c->p != '\0' && strchr (" \t\n\r,]}", *c->p) != NULL);
+  if (g_ascii_isdigit (ch))
+    return ch - '0';
+  if (ch >= 'a' && ch <= 'f')
+    return ch - 'a' + 10;
+  if (ch >= 'A' && ch <= 'F')
+    return ch - 'A' + 10;
+  return -1;
 }
 
-/* The body of a string at c->p (past its '"'), up to the closing quote;
- * NULL if it has an escape or a raw control character. */
-static const char *
-fast_string_body (Cursor *c, gsize *length)
+/* Four hex digits after "\u"; -1 if they are not. */
+static gint32
+read_hex4 (Cursor *c)
 {
-  const char *start = c->p;
+  gint32 value = 0;
 
-  while (c->p < c->end && *c->p != '"')
+  if (c->end - c->p < 4)
+    return -1;
+  for (int i = 0; i < 4; i++)
     {
-      if (*c->p == '\\' || (guchar) *c->p < 0x20)
-        return NULL;
+      int digit = hex_digit (c->p[i]);
+
+      if (digit < 0)
+        return -1;
+      value = value * 16 + digit;
+    }
+  c->p += 4;
+  return value;
+}
+
+/* A \uXXXX escape (c->p just past the 'u'), with its low surrogate if it
+ * starts a pair. */
+static gboolean
+read_unicode_escape (Cursor *c, GString *out)
+{
+  gint32 unit = read_hex4 (c);
+  gunichar ch;
+
+  if (unit < 0)
+    return FALSE;
+  ch = unit;
+  if (unit >= 0xD800 && unit <= 0xDBFF)
+    {
+      gint32 low;
+
+      if (c->end - c->p < 2 || c->p[0] != '\\' || c->p[1] != 'u')
+        return FALSE;
+      c->p += 2;
+      low = read_hex4 (c);
+      if (low < 0xDC00 || low > 0xDFFF)
+        return FALSE;
+      ch = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
+    }
+  else if ((unit >= 0xDC00 && unit <= 0xDFFF) || unit == 0)
+    return FALSE;   /* a lone low surrogate; NUL cannot live in a C string */
+  g_string_append_unichar (out, ch);
+  return TRUE;
+}
+
+static gboolean
+read_escape (Cursor *c, GString *out)
+{
+  static const char from[] = "\"\\/'bfnrt";
+  static const char to[] = "\"\\/'\b\f\n\r\t";
+  const char *found;
+
+  if (c->p == c->end)
+    return FALSE;
+  if (*c->p == 'u')
+    {
       c->p++;
+      return read_unicode_escape (c, out);
+    }
+  found = strchr (from, *c->p);
+  if (*c->p == '\0' || found == NULL)
+    return FALSE;
+  g_string_append_c (out, to[found - from]);
+  c->p++;
+  return TRUE;
+}
+
+/* A string's text into out; c->p at its opening quote. */
+static gboolean
+read_string (Cursor *c, GString *out)
+{
+  char quote = *c->p++;
+
+  while (c->p < c->end && *c->p != quote)
+    {
+      const char *run = c->p;
+
+      while (c->p < c->end && *c->p != quote && *c->p != '\\' && (guchar) *c->p >= 0x20)
+        c->p++;
+      g_string_append_len (out, run, c->p - run);
+      if (c->p == c->end || *c->p == quote)
+        break;
+      if ((guchar) *c->p < 0x20)
+        return failed (c, "control character in a string");
+      c->p++;
+      if (!read_escape (c, out))
+        return failed (c, "invalid escape in a string");
     }
   if (c->p == c->end)
-    return NULL;
-  *length = c->p++ - start;
-  return start;
-}
-
-static JsonNode *
-fast_string (Cursor *c)
-{
-  g_autofree char *text = NULL;
-  const char *body;
-  gsize length;
-
+    return failed (c, "unterminated string");
   c->p++;
-  body = fast_string_body (c, &length);
-  if (body == NULL)
-    return NULL;
-  text = g_strndup (body, length);
-  return json_node_init_string (json_node_alloc (), text);
+  return TRUE;
 }
 
-/* -?(0|[1-9][0-9]*), at most 18 digits: exactly an int64, as json-glib reads it. */
 static JsonNode *
-fast_integer (Cursor *c)
+parse_string (Cursor *c)
+{
+  g_autoptr(GString) text = g_string_new (NULL);
+
+  if (!read_string (c, text))
+    return NULL;
+  return json_node_init_string (json_node_alloc (), text->str);
+}
+
+static gboolean
+skip_digits (Cursor *c)
+{
+  const char *first = c->p;
+
+  while (c->p < c->end && g_ascii_isdigit (*c->p))
+    c->p++;
+  return c->p > first;
+}
+
+/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+static JsonNode *
+parse_number (Cursor *c)
 {
   const char *start = c->p;
-  const char *digits;
-  char number[20];
+  gboolean integer = TRUE;
+  char text[64];
+  gsize length;
 
   if (*c->p == '-')
     c->p++;
-  digits = c->p;
-  while (c->p < c->end && g_ascii_isdigit (*c->p))
+  if (c->p < c->end && *c->p == '0')
     c->p++;
-  if (c->p == digits || c->p - digits > 18 || (c->p - digits > 1 && *digits == '0') ||
-      !at_delimiter (c))
-    return NULL;
-  /* The text need not end here with a NUL. */
-  memcpy (number, start, c->p - start);
-  number[c->p - start] = '\0';
-  return json_node_init_int (json_node_alloc (), g_ascii_strtoll (number, NULL, 10));
+  else if (!skip_digits (c))
+    return fail (c, "invalid number");
+  if (c->p < c->end && *c->p == '.')
+    {
+      c->p++;
+      integer = FALSE;
+      if (!skip_digits (c))
+        return fail (c, "invalid number");
+    }
+  if (c->p < c->end && (*c->p == 'e' || *c->p == 'E'))
+    {
+      c->p++;
+      integer = FALSE;
+      if (c->p < c->end && (*c->p == '+' || *c->p == '-'))
+        c->p++;
+      if (!skip_digits (c))
+        return fail (c, "invalid number");
+    }
+  length = c->p - start;
+  if (length >= sizeof text)
+    return fail (c, "number too long");
+  memcpy (text, start, length);
+  text[length] = '\0';
+  if (integer)
+    {
+      gint64 value;
+
+      if (!g_ascii_string_to_signed (text, 10, G_MININT64, G_MAXINT64, &value, NULL))
+        return fail (c, "number out of range");
+      return json_node_init_int (json_node_alloc (), value);
+    }
+  {
+    double value = g_ascii_strtod (text, NULL);
+
+    if (!isfinite (value))
+      return fail (c, "number out of range");
+    return json_node_init_double (json_node_alloc (), value);
+  }
 }
 
 static JsonNode *
-fast_literal (Cursor *c)
+parse_literal (Cursor *c)
 {
   static const struct { const char *text; gsize length; } literals[] = {
     { "true", 4 }, { "false", 5 }, { "null", 4 },
@@ -153,39 +286,37 @@ fast_literal (Cursor *c)
         memcmp (c->p, literals[i].text, literals[i].length) == 0)
       {
         c->p += literals[i].length;
-        if (!at_delimiter (c))
-          return NULL;
         if (i == 2)
           return json_node_init_null (json_node_alloc ());
         return json_node_init_boolean (json_node_alloc (), i == 0);
       }
-  return NULL;
+  return fail (c, "unexpected character");
 }
 
-/* One "name": value pair into object; FALSE to give up. */
+/* One "name": value pair into object. */
 static gboolean
-fast_member (Cursor *c, JsonNode *node, JsonObject *object)
+parse_member (Cursor *c, JsonNode *node, JsonObject *object)
 {
-  g_autofree char *name = NULL;
-  const char *body;
-  gsize length;
+  g_autoptr(GString) name = g_string_new (NULL);
   JsonNode *value;
 
-  if (!take (c, '"') || (body = fast_string_body (c, &length)) == NULL || length == 0)
+  skip_blanks (c);
+  if (c->p == c->end || (*c->p != '"' && *c->p != '\''))
+    return failed (c, "expected a member name");
+  if (!read_string (c, name))
     return FALSE;
-  name = g_strndup (body, length);
-  if (json_object_has_member (object, name) || !take (c, ':'))
-    return FALSE;
-  value = fast_value (c);
+  if (!take (c, ':'))
+    return failed (c, "expected ':'");
+  value = parse_value (c);
   if (value == NULL)
     return FALSE;
   json_node_set_parent (value, node);
-  json_object_set_member (object, name, value);
+  json_object_set_member (object, name->str, value);
   return TRUE;
 }
 
 static JsonNode *
-fast_object (Cursor *c)
+parse_object (Cursor *c)
 {
   g_autoptr(JsonObject) object = json_object_new ();
   g_autoptr(JsonNode) node = json_node_init_object (json_node_alloc (), object);
@@ -194,14 +325,16 @@ fast_object (Cursor *c)
   if (take (c, '}'))
     return g_steal_pointer (&node);
   do
-    if (!fast_member (c, node, object))
+    if (!parse_member (c, node, object))
       return NULL;
   while (take (c, ','));
-  return take (c, '}') ? g_steal_pointer (&node) : NULL;
+  if (!take (c, '}'))
+    return fail (c, "expected ',' or '}'");
+  return g_steal_pointer (&node);
 }
 
 static JsonNode *
-fast_array (Cursor *c)
+parse_array (Cursor *c)
 {
   g_autoptr(JsonArray) array = json_array_new ();
   g_autoptr(JsonNode) node = json_node_init_array (json_node_alloc (), array);
@@ -211,7 +344,7 @@ fast_array (Cursor *c)
     return g_steal_pointer (&node);
   do
     {
-      JsonNode *element = fast_value (c);
+      JsonNode *element = parse_value (c);
 
       if (element == NULL)
         return NULL;
@@ -219,61 +352,57 @@ fast_array (Cursor *c)
       json_array_add_element (array, element);
     }
   while (take (c, ','));
-  return take (c, ']') ? g_steal_pointer (&node) : NULL;
+  if (!take (c, ']'))
+    return fail (c, "expected ',' or ']'");
+  return g_steal_pointer (&node);
 }
 
 static JsonNode *
-fast_value (Cursor *c)
+parse_value (Cursor *c)
 {
+  JsonNode *node;
+
   skip_blanks (c);
   if (c->p == c->end)
-    return NULL;
+    return fail (c, "expected a value");
+  if (++c->depth > MAX_DEPTH)
+    return fail (c, "nested too deeply");
   switch (*c->p)
     {
     case '{':
-      return fast_object (c);
+      node = parse_object (c);
+      break;
     case '[':
-      return fast_array (c);
+      node = parse_array (c);
+      break;
     case '"':
-      return fast_string (c);
+    case '\'':
+      node = parse_string (c);
+      break;
     case '-':
     case '0': case '1': case '2': case '3': case '4':
     case '5': case '6': case '7': case '8': case '9':
-      return fast_integer (c);
+      node = parse_number (c);
+      break;
     default:
-      return fast_literal (c);
+      node = parse_literal (c);
+      break;
     }
-}
-
-/* The tree of a strict JSON text, or NULL for json-glib to parse it. */
-static JsonNode *
-fast_parse (const char *text, gsize length)
-{
-  Cursor c = { text, text + length };
-  g_autoptr(JsonNode) root = fast_value (&c);
-
-  skip_blanks (&c);
-  if (root == NULL || c.p != c.end)
-    return NULL;
-  json_node_seal (root);
-  return g_steal_pointer (&root);
+  c->depth--;
+  return node;
 }
 
 JsonNode *
 qga_json_parse (const char *text, gsize length, GError **error)
 {
-  JsonNode *root = fast_parse (text, length);
-  JsonParser *parser;
+  Cursor c = { text, text, text + length, 0, error };
+  g_autoptr(JsonNode) root = parse_value (&c);
 
-  if (root != NULL)
-    return root;
-  parser = thread_parser ();
-  if (!json_parser_load_from_data (parser, text, length, error))
+  if (root == NULL)
     return NULL;
-  if (json_parser_get_root (parser) == NULL)
-    {
-      g_set_error_literal (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE, "no value");
-      return NULL;
-    }
-  return json_parser_steal_root (parser);
+  skip_blanks (&c);
+  if (c.p != c.end)
+    return fail (&c, "trailing data after the value");
+  json_node_seal (root);
+  return g_steal_pointer (&root);
 }

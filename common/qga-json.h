@@ -1,15 +1,13 @@
 /* qga-json.h: JSON text to trees, and the generator for trees to text.
  *
- * json-glib sets up a new scanner for every text it parses, which costs
- * more than the rest of the work on a small message; creating a parser or
- * generator costs about as much again. Strict JSON without escapes (nearly
- * every message) is parsed here directly into the tree json-glib would
- * build; anything else goes to json-glib, so what is accepted, and every
- * error text, stay json-glib's. One parser and one generator per thread
- * are kept and reused.
+ * qga_json_parse() is our own strict parser (RFC 8259, plus QEMU's
+ * single-quoted strings) building json-glib trees. json-glib's parser is
+ * not used on peer input: it sets up a scanner for every text, and
+ * version 1.6 leaks the partly built tree of every text that fails to
+ * parse. One generator per thread is kept and reused.
  *
  * The input must already have passed the framer's checks (qga-framer.h)
- * and be valid UTF-8: this layer adds no limits of its own.
+ * and be valid UTF-8.
  */
 #pragma once
 
@@ -17,7 +15,8 @@
 
 G_BEGIN_DECLS
 
-/* The tree of one JSON value (sealed), or NULL with json-glib's error. */
+/* The tree of one JSON value (sealed), or NULL with an error
+ * (JSON_PARSER_ERROR) saying what is wrong and where. */
 JsonNode *qga_json_parse (const char *text, gsize length, GError **error);
 
 /* This thread's generator; set its root, generate, then set it to NULL. */
