@@ -29,6 +29,32 @@ qga_wire_parse (const char *text, gsize length, GError **error)
   return root;
 }
 
+JsonNode *
+qga_wire_build_info (const char *version, const QgaWireCommandInfo *commands, gsize n_commands)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "version");
+  json_builder_add_string_value (builder, version);
+  json_builder_set_member_name (builder, "supported_commands");
+  json_builder_begin_array (builder);
+  for (gsize i = 0; i < n_commands; i++)
+    {
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "enabled");
+      json_builder_add_boolean_value (builder, commands[i].enabled);
+      json_builder_set_member_name (builder, "name");
+      json_builder_add_string_value (builder, commands[i].name);
+      json_builder_set_member_name (builder, "success-response");
+      json_builder_add_boolean_value (builder, commands[i].success_response);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  return json_builder_get_root (builder);
+}
+
 QgaWireKind
 qga_wire_classify (JsonNode *root)
 {

@@ -44,6 +44,19 @@ GBytes *qga_wire_build_event (const char *name, JsonNode *data);
  * no other member. Errors are QGA_ERROR_GENERIC_ERROR with qemu's texts. */
 gboolean qga_wire_check_command (JsonObject *request, GError **error);
 
+/* What guest-info and host-info say of one command. */
+typedef struct {
+  const char *name;
+  gboolean enabled;
+  gboolean success_response;
+} QgaWireCommandInfo;
+
+/* The return value of guest-info / host-info: {"version": VERSION,
+ * "supported_commands": [{"enabled", "name", "success-response"}, ...]},
+ * members in qemu-ga's order. */
+JsonNode *qga_wire_build_info (const char *version, const QgaWireCommandInfo *commands,
+                               gsize n_commands);
+
 /* The text of a JSON value, compact, on one line. */
 char *qga_wire_to_string (JsonNode *node);
 

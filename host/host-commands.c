@@ -63,27 +63,12 @@ host_ping (JsonObject *arguments, guint *delay_ms, GError **error)
 static JsonNode *
 host_info (JsonObject *arguments, guint *delay_ms, GError **error)
 {
-  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  QgaWireCommandInfo info[G_N_ELEMENTS (command_table)];
 
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "version");
-  json_builder_add_string_value (builder, PACKAGE_VERSION);
-  json_builder_set_member_name (builder, "supported_commands");
-  json_builder_begin_array (builder);
   for (gsize i = 0; i < G_N_ELEMENTS (command_table); i++)
-    {
-      json_builder_begin_object (builder);
-      json_builder_set_member_name (builder, "name");
-      json_builder_add_string_value (builder, command_table[i].name);
-      json_builder_set_member_name (builder, "enabled");
-      json_builder_add_boolean_value (builder, command_table[i].enabled);
-      json_builder_set_member_name (builder, "success-response");
-      json_builder_add_boolean_value (builder, command_table[i].success_response);
-      json_builder_end_object (builder);
-    }
-  json_builder_end_array (builder);
-  json_builder_end_object (builder);
-  return json_builder_get_root (builder);
+    info[i] = (QgaWireCommandInfo) { command_table[i].name, command_table[i].enabled,
+                                     command_table[i].success_response };
+  return qga_wire_build_info (PACKAGE_VERSION, info, G_N_ELEMENTS (info));
 }
 
 static gboolean

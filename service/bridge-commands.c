@@ -70,27 +70,11 @@ static const Command commands[] = {
 static JsonNode *
 cmd_info (JsonObject *arguments, CommandContext *context)
 {
-  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  QgaWireCommandInfo info[G_N_ELEMENTS (commands)];
 
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "version");
-  json_builder_add_string_value (builder, PACKAGE_VERSION);
-  json_builder_set_member_name (builder, "supported_commands");
-  json_builder_begin_array (builder);
   for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
-    {
-      json_builder_begin_object (builder);
-      json_builder_set_member_name (builder, "enabled");
-      json_builder_add_boolean_value (builder, TRUE);
-      json_builder_set_member_name (builder, "name");
-      json_builder_add_string_value (builder, commands[i].name);
-      json_builder_set_member_name (builder, "success-response");
-      json_builder_add_boolean_value (builder, commands[i].success_response);
-      json_builder_end_object (builder);
-    }
-  json_builder_end_array (builder);
-  json_builder_end_object (builder);
-  return json_builder_get_root (builder);
+    info[i] = (QgaWireCommandInfo) { commands[i].name, TRUE, commands[i].success_response };
+  return qga_wire_build_info (PACKAGE_VERSION, info, G_N_ELEMENTS (info));
 }
 
 static const Command *
