@@ -103,6 +103,17 @@ object_to_string (JsonObject *object)
   return qt_json_to_string (node);
 }
 
+/* The reply's "id" is ID_JSON (absent if NULL), beside one other member. */
+static void
+assert_id_and_nothing_else (JsonObject *reply, const char *id_json)
+{
+  if (id_json != NULL)
+    qt_assert_member_json (reply, "id", id_json);
+  else
+    g_assert_false (json_object_has_member (reply, "id"));
+  g_assert_cmpuint (json_object_get_size (reply), ==, id_json ? 2 : 1);
+}
+
 /* Assert reply is {"return": RETURN_JSON[, "id": ID_JSON]}. */
 static void
 assert_return (JsonObject *reply, const char *return_json, const char *id_json)
@@ -111,11 +122,7 @@ assert_return (JsonObject *reply, const char *return_json, const char *id_json)
 
   g_test_message ("reply: %.300s", text);
   qt_assert_member_json (reply, "return", return_json);
-  if (id_json != NULL)
-    qt_assert_member_json (reply, "id", id_json);
-  else
-    g_assert_false (json_object_has_member (reply, "id"));
-  g_assert_cmpuint (json_object_get_size (reply), ==, id_json ? 2 : 1);
+  assert_id_and_nothing_else (reply, id_json);
 }
 
 /* Assert reply is {"error": {"class": C, "desc": D}[, "id": ID_JSON]};
@@ -144,11 +151,7 @@ assert_error (JsonObject *reply, const char *error_class, const char *desc, cons
   else
     g_assert_cmpstr (actual_desc, ==, desc);
   g_assert_cmpuint (json_object_get_size (error), ==, 2);
-  if (id_json != NULL)
-    qt_assert_member_json (reply, "id", id_json);
-  else
-    g_assert_false (json_object_has_member (reply, "id"));
-  g_assert_cmpuint (json_object_get_size (reply), ==, id_json ? 2 : 1);
+  assert_id_and_nothing_else (reply, id_json);
 }
 
 /* --- host → guest: the qemu-ga core protocol ------------------------------ */
