@@ -1,6 +1,8 @@
 /* bridge-agent.c: D-Bus methods, signals and properties of the bridge. */
 #include "config.h"
 
+#include <string.h>
+
 #include "bridge-agent.h"
 #include "bridge-variant.h"
 #include "qga-error.h"
@@ -13,6 +15,8 @@ struct _BridgeAgent {
   BridgeDispatcher *dispatcher;
   BridgeClients *clients;
   gsize max_message_size;
+  gsize held_bytes;        /* argument text of calls waiting for the host */
+  gsize max_held_bytes;
 };
 
 typedef void (*ReplyFunc) (GDBusMethodInvocation *invocation, JsonNode *value);
@@ -22,6 +26,7 @@ typedef struct {
   BridgeAgent *agent;
   GDBusMethodInvocation *invocation;
   ReplyFunc reply;
+  gsize held;              /* bytes of its message kept alive by the invocation */
 } Call;
 
 static void bridge_agent_iface_init (QgaGuestAgentIface *iface);
@@ -59,25 +64,51 @@ return_send_error (GDBusMethodInvocation *invocation, const GError *error)
     g_dbus_method_invocation_return_gerror (invocation, error);
 }
 
+/* Return the caller's share of the limits. */
+static void
+call_free (Call *call, const char *sender)
+{
+  bridge_clients_release (call->agent->clients, sender);
+  call->agent->held_bytes -= call->held;
+  g_object_unref (call->agent);
+  g_free (call);
+}
+
 static void
 on_request_done (const BridgeResult *result, gpointer user_data)
 {
   Call *call = user_data;
-  const char *sender = g_dbus_method_invocation_get_sender (call->invocation);
+  GDBusMethodInvocation *invocation = call->invocation;
+  g_autofree char *sender = g_strdup (g_dbus_method_invocation_get_sender (invocation));
 
-  bridge_clients_release (call->agent->clients, sender);
   if (result->error != NULL)
-    return_result_error (call->invocation, result);
+    return_result_error (invocation, result);
   else
-    call->reply (call->invocation, result->value);
-  g_object_unref (call->agent);
-  g_free (call);
+    call->reply (invocation, result->value);
+  call_free (call, sender ? sender : ":peer");
+}
+
+/* An invocation keeps its whole message alive until it is answered, so
+ * the argument text of calls waiting for the host is bounded as a whole
+ * (by --max-queue-size), not only per call and per client. */
+static gboolean
+hold (BridgeAgent *agent, gsize bytes, GError **error)
+{
+  if (bytes > agent->max_held_bytes - agent->held_bytes)
+    {
+      g_set_error (error, QGA_ERROR, QGA_ERROR_LIMIT_EXCEEDED,
+                   "too much request data waiting for the host (limit %" G_GSIZE_FORMAT " bytes)",
+                   agent->max_held_bytes);
+      return FALSE;
+    }
+  agent->held_bytes += bytes;
+  return TRUE;
 }
 
 /* Takes over the invocation: it is answered now on error, or when the host replies. */
 static void
 start_request (BridgeAgent *agent, GDBusMethodInvocation *invocation,
-               const char *command, JsonNode *arguments, ReplyFunc reply)
+               const char *command, JsonNode *arguments, gsize held, ReplyFunc reply)
 {
   const char *sender = g_dbus_method_invocation_get_sender (invocation);
   g_autoptr(GError) error = NULL;
@@ -85,8 +116,14 @@ start_request (BridgeAgent *agent, GDBusMethodInvocation *invocation,
 
   if (sender == NULL)
     sender = ":peer";   /* a peer-to-peer connection has no bus name */
+  if (!hold (agent, held, &error))
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
   if (!bridge_clients_acquire (agent->clients, sender, &error))
     {
+      agent->held_bytes -= held;
       g_dbus_method_invocation_return_gerror (invocation, error);
       return;
     }
@@ -94,13 +131,12 @@ start_request (BridgeAgent *agent, GDBusMethodInvocation *invocation,
   call->agent = g_object_ref (agent);
   call->invocation = invocation;
   call->reply = reply;
+  call->held = held;
   if (!bridge_dispatcher_request (agent->dispatcher, command, arguments, sender,
                                   on_request_done, call, &error))
     {
-      bridge_clients_release (agent->clients, sender);
       return_send_error (invocation, error);
-      g_object_unref (call->agent);
-      g_free (call);
+      call_free (call, sender);
     }
 }
 
@@ -134,14 +170,14 @@ reply_call (GDBusMethodInvocation *invocation, JsonNode *value)
 static gboolean
 handle_ping (QgaGuestAgent *iface, GDBusMethodInvocation *invocation)
 {
-  start_request (BRIDGE_AGENT (iface), invocation, "host-ping", NULL, reply_ping);
+  start_request (BRIDGE_AGENT (iface), invocation, "host-ping", NULL, 0, reply_ping);
   return TRUE;
 }
 
 static gboolean
 handle_get_host_info (QgaGuestAgent *iface, GDBusMethodInvocation *invocation)
 {
-  start_request (BRIDGE_AGENT (iface), invocation, "host-info", NULL, reply_host_info);
+  start_request (BRIDGE_AGENT (iface), invocation, "host-info", NULL, 0, reply_host_info);
   return TRUE;
 }
 
@@ -169,7 +205,7 @@ handle_call (QgaGuestAgent *iface, GDBusMethodInvocation *invocation,
           return TRUE;
         }
     }
-  start_request (agent, invocation, command, arguments, reply_call);
+  start_request (agent, invocation, command, arguments, strlen (arguments_json), reply_call);
   return TRUE;
 }
 
@@ -286,6 +322,7 @@ bridge_agent_new (const BridgeConfig *config, BridgeChannel *channel,
   agent->dispatcher = g_object_ref (dispatcher);
   agent->clients = g_object_ref (clients);
   agent->max_message_size = config->max_message_size;
+  agent->max_held_bytes = config->max_queue_size;
   qga_guest_agent_set_version (QGA_GUEST_AGENT (agent), PACKAGE_VERSION);
   qga_guest_agent_set_host_connected (QGA_GUEST_AGENT (agent), bridge_channel_is_connected (channel));
   g_signal_connect_object (dispatcher, "host-event", G_CALLBACK (on_host_event), agent, 0);

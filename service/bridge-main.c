@@ -91,7 +91,7 @@ parse_options (BridgeConfig *config, int *argc, char ***argv, gboolean *show_ver
     { "max-message-size", 0, 0, G_OPTION_ARG_INT64, &max_message_size,
       "Largest message accepted from the host or a D-Bus caller (default 8 MiB)", "BYTES" },
     { "max-queue-size", 0, 0, G_OPTION_ARG_INT64, &max_queue_size,
-      "Most bytes waiting to be written to the host (default 32 MiB)", "BYTES" },
+      "Most bytes queued to the host, and of Call arguments awaiting replies (default 32 MiB)", "BYTES" },
     { "max-pending", 0, 0, G_OPTION_ARG_INT, &max_pending,
       "Most requests in flight per D-Bus client (default 64)", "N" },
     { "max-clients", 0, 0, G_OPTION_ARG_INT, &max_clients,

@@ -733,6 +733,58 @@ test_replace (Fixture *f, gconstpointer user_data)
   qt_proc_stop (second);
 }
 
+/* The bridge runs with a 2 MiB queue limit, which also bounds the argument
+ * text of calls waiting for the host: of three calls of 900 KiB on three
+ * connections, whichever reaches the bridge third is refused at once, and
+ * the room comes back when the other two finish. */
+static void
+test_held_arguments (Fixture *f, gconstpointer user_data)
+{
+  enum { N = 3 };
+  const int delay = qt_under_wrapper () ? 10000 : 1500;
+  g_autofree char *padding = g_strnfill (900 * 1024, 'x');
+  g_autofree char *args = g_strdup_printf ("{\"delay-ms\":%d,\"padding\":\"%s\"}", delay, padding);
+  GDBusConnection *connections[N];
+  QtCall *calls[N];
+  guint refused = 0, answered = 0;
+  gint64 refused_ms = 0, first_answer_ms = G_MAXINT64;
+
+  for (guint i = 0; i < N; i++)
+    {
+      connections[i] = qt_bus_new_connection ();
+      calls[i] = qt_call_start (connections[i], "Call",
+                                g_variant_new ("(ss)", "host-echo", args), "(s)");
+    }
+  for (guint i = 0; i < N; i++)
+    {
+      g_assert_true (qt_call_wait (calls[i], (guint) delay + qt_ms (5000)));
+      if (calls[i]->error == NULL)
+        {
+          first_answer_ms = MIN (first_answer_ms, calls[i]->done_ms);
+          answered++;
+          continue;
+        }
+      qt_assert_dbus_error (calls[i]->error, QT_ERROR_PREFIX "LimitExceeded", "request data");
+      refused_ms = calls[i]->done_ms;
+      refused++;
+    }
+  g_assert_cmpuint (refused, ==, 1);
+  g_assert_cmpuint (answered, ==, N - 1);
+  /* refused at once, not after the others' delay */
+  g_assert_cmpint (refused_ms, <, first_answer_ms);
+
+  qt_call_free (calls[0]);
+  calls[0] = qt_call_start (connections[0], "Call", g_variant_new ("(ss)", "host-echo", args), "(s)");
+  g_assert_true (qt_call_wait (calls[0], (guint) delay + qt_ms (5000)));
+  g_assert_no_error (calls[0]->error);
+
+  for (guint i = 0; i < N; i++)
+    {
+      qt_call_free (calls[i]);
+      qt_bus_close (connections[i]);
+    }
+}
+
 #define ADD(path, func, args) \
   g_test_add (path, Fixture, args, fixture_setup, func, fixture_teardown)
 
@@ -756,6 +808,8 @@ main (int argc, char **argv)
   ADD ("/dbus/client-vanishes", test_client_vanishes, NULL);
   ADD ("/dbus/max-pending", test_max_pending, "--max-pending=4");
   ADD ("/dbus/large-argument", test_large_argument, NULL);
+  ADD ("/dbus/held-arguments", test_held_arguments,
+       "--max-message-size=1048576 --max-queue-size=2097152");
   ADD ("/dbus/non-ascii", test_non_ascii, NULL);
   ADD ("/dbus/max-clients", test_max_clients, "--max-clients=2");
   ADD ("/dbus/name-conflict", test_name_conflict, NULL);
