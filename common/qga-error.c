@@ -18,6 +18,8 @@ static const GDBusErrorEntry entries[QGA_ERROR_N_CODES] = {
   ENTRY (QGA_ERROR_INVALID_REPLY, "InvalidReply"),
   ENTRY (QGA_ERROR_PROTOCOL, "ProtocolError"),
   ENTRY (QGA_ERROR_CANCELLED, "Cancelled"),
+  ENTRY (QGA_ERROR_NO_DATA, "NoData"),
+  ENTRY (QGA_ERROR_NOT_SUPPORTED, "NotSupported"),
 };
 
 GQuark

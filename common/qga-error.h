@@ -23,9 +23,11 @@ typedef enum {
   QGA_ERROR_INVALID_REPLY,       /* InvalidReply: the host sent a malformed reply */
   QGA_ERROR_PROTOCOL,            /* ProtocolError: malformed bytes on the wire */
   QGA_ERROR_CANCELLED,           /* Cancelled: the caller left or the bridge is stopping */
+  QGA_ERROR_NO_DATA,             /* NoData: no clipboard content of that selection and type */
+  QGA_ERROR_NOT_SUPPORTED,       /* NotSupported: the peer did not announce the feature */
 } QgaErrorCode;
 
-#define QGA_ERROR_N_CODES (QGA_ERROR_CANCELLED + 1)
+#define QGA_ERROR_N_CODES (QGA_ERROR_NOT_SUPPORTED + 1)
 
 GQuark qga_error_quark (void);
 

@@ -258,20 +258,38 @@ qga_wire_build_error (const char *error_class, const char *desc, JsonNode *id,
   return end_line (line);
 }
 
-GBytes *
-qga_wire_build_event (const char *name, JsonNode *data)
+GString *
+qga_wire_begin_event (const char *name, gsize reserve)
 {
-  GString *line = begin_line (FALSE, "event");
+  GString *line = g_string_sized_new (reserve + 128);
+
+  g_string_append (line, "{\"event\":");
+  append_string (line, name);
+  g_string_append (line, ",\"data\":");
+  return line;
+}
+
+GBytes *
+qga_wire_end_event (GString *line)
+{
   gint64 now = g_get_real_time ();
 
-  append_string (line, name);
-  append_member (line, "data", data);
   g_string_append (line, ",\"timestamp\":{\"seconds\":");
   append_int (line, now / G_USEC_PER_SEC);
   g_string_append (line, ",\"microseconds\":");
   append_int (line, now % G_USEC_PER_SEC);
   g_string_append_c (line, '}');
   return end_line (line);
+}
+
+GBytes *
+qga_wire_build_event (const char *name, JsonNode *data)
+{
+  GString *line = begin_line (FALSE, "event");
+
+  append_string (line, name);
+  append_member (line, "data", data);
+  return qga_wire_end_event (line);
 }
 
 /* Run caller-supplied text through the same framer checks as wire input, so

@@ -39,6 +39,14 @@ GBytes *qga_wire_build_error (const char *error_class, const char *desc,
                               JsonNode *id, gboolean delimited);
 GBytes *qga_wire_build_event (const char *name, JsonNode *data);
 
+/* An event whose data the caller writes as text (bulk data, where a
+ * JsonNode would cost a copy): begin returns the line up to '"data":',
+ * with room for reserve more bytes; the caller appends one JSON object,
+ * which must be valid and free of raw control bytes; end adds the
+ * timestamp and '\n' and frees the GString. */
+GString *qga_wire_begin_event (const char *name, gsize reserve);
+GBytes *qga_wire_end_event (GString *line);
+
 /* Check a command's envelope as qemu's qmp_dispatch_check_obj() does:
  * "execute" present and a string, "arguments" an object, "id" anything,
  * no other member. Errors are QGA_ERROR_GENERIC_ERROR with qemu's texts. */

@@ -8,6 +8,7 @@
 struct _HostCommands {
   HostCommandsReplyFunc reply_func;
   gpointer user_data;
+  HostClipboard *clipboard;
   GHashTable *delayed;  /* set of DelayedReply *, owned */
   gsize delayed_bytes;
 };
@@ -18,14 +19,20 @@ typedef struct {
   guint source;
 } DelayedReply;
 
-static JsonNode *host_ping (JsonObject *arguments, guint *delay_ms, GError **error);
-static JsonNode *host_info (JsonObject *arguments, guint *delay_ms, GError **error);
-static JsonNode *host_echo (JsonObject *arguments, guint *delay_ms, GError **error);
+static JsonNode *host_ping (HostCommands *commands, JsonObject *arguments, guint *delay_ms,
+                            GError **error);
+static JsonNode *host_info (HostCommands *commands, JsonObject *arguments, guint *delay_ms,
+                            GError **error);
+static JsonNode *host_echo (HostCommands *commands, JsonObject *arguments, guint *delay_ms,
+                            GError **error);
+static JsonNode *host_clipboard_request (HostCommands *commands, JsonObject *arguments,
+                                         guint *delay_ms, GError **error);
 
 static const HostCommand command_table[] = {
   { "host-ping", host_ping, TRUE, TRUE },
   { "host-info", host_info, TRUE, TRUE },
   { "host-echo", host_echo, TRUE, TRUE },
+  { QGA_CLIPBOARD_HOST_REQUEST, host_clipboard_request, TRUE, TRUE },
 };
 
 const HostCommand *
@@ -55,20 +62,49 @@ new_empty_object (void)
 }
 
 static JsonNode *
-host_ping (JsonObject *arguments, guint *delay_ms, GError **error)
+host_ping (HostCommands *commands, JsonObject *arguments, guint *delay_ms, GError **error)
 {
   return new_empty_object ();
 }
 
 static JsonNode *
-host_info (JsonObject *arguments, guint *delay_ms, GError **error)
+host_info (HostCommands *commands, JsonObject *arguments, guint *delay_ms, GError **error)
 {
   QgaWireCommandInfo info[G_N_ELEMENTS (command_table)];
+  g_autoptr(JsonNode) base = NULL;
+  g_autoptr(JsonObject) object = NULL;
+  g_autoptr(GList) members = NULL;
+  JsonObject *base_object;
 
   for (gsize i = 0; i < G_N_ELEMENTS (command_table); i++)
     info[i] = (QgaWireCommandInfo) { command_table[i].name, command_table[i].enabled,
                                      command_table[i].success_response };
-  return qga_wire_build_info (PACKAGE_VERSION, info, G_N_ELEMENTS (info));
+  base = qga_wire_build_info (PACKAGE_VERSION, info, G_N_ELEMENTS (info));
+  if (commands->clipboard == NULL)
+    return g_steal_pointer (&base);
+  /* The built tree is sealed: copy its members into a new object. */
+  base_object = json_node_get_object (base);
+  object = json_object_new ();
+  members = json_object_get_members (base_object);
+  for (GList *l = members; l != NULL; l = l->next)
+    json_object_set_member (object, l->data,
+                            json_node_copy (json_object_get_member (base_object, l->data)));
+  json_object_set_member (object, "clipboard",
+                          qga_clipboard_capability_new (
+                            host_clipboard_get_max_size (commands->clipboard)));
+  return json_node_init_object (json_node_alloc (), object);
+}
+
+static JsonNode *
+host_clipboard_request (HostCommands *commands, JsonObject *arguments, guint *delay_ms,
+                        GError **error)
+{
+  if (commands->clipboard == NULL)
+    {
+      g_set_error_literal (error, QGA_ERROR, QGA_ERROR_NO_DATA, "the host has no clipboard");
+      return NULL;
+    }
+  return host_clipboard_handle_request (commands->clipboard, arguments, error);
 }
 
 static gboolean
@@ -98,7 +134,7 @@ get_delay_ms (JsonObject *arguments, guint *delay_ms, GError **error)
 }
 
 static JsonNode *
-host_echo (JsonObject *arguments, guint *delay_ms, GError **error)
+host_echo (HostCommands *commands, JsonObject *arguments, guint *delay_ms, GError **error)
 {
   if (arguments == NULL)
     return new_empty_object ();
@@ -193,7 +229,7 @@ run_command (HostCommands *commands, const HostCommand *command, JsonObject *arg
   g_autoptr(GBytes) reply = NULL;
   guint delay_ms = 0;
 
-  result = command->handler (arguments, &delay_ms, &error);
+  result = command->handler (commands, arguments, &delay_ms, &error);
   if (result == NULL)
     {
       reply_gerror (commands, id, error);
@@ -268,12 +304,14 @@ host_commands_get_n_delayed (HostCommands *commands)
 }
 
 HostCommands *
-host_commands_new (HostCommandsReplyFunc reply_func, gpointer user_data)
+host_commands_new (HostCommandsReplyFunc reply_func, gpointer user_data,
+                   HostClipboard *clipboard)
 {
   HostCommands *commands = g_new0 (HostCommands, 1);
 
   commands->reply_func = reply_func;
   commands->user_data = user_data;
+  commands->clipboard = clipboard;
   commands->delayed = g_hash_table_new_full (g_direct_hash, g_direct_equal,
                                              delayed_reply_free, NULL);
   return commands;

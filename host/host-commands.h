@@ -11,11 +11,18 @@
  * HostCommands validates a command object the way qemu-ga does before
  * running it, and sends every reply through the HostCommandsReplyFunc it
  * was created with.
+ *
+ * host-clipboard-request is handed to the HostClipboard the HostCommands
+ * was created with, and host-info announces that clipboard's capability
+ * (docs/CLIPBOARD.md §2). Without a clipboard, host-clipboard-request
+ * answers NoData and host-info has no "clipboard" member.
  */
 #pragma once
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
+
+#include "host-clipboard.h"
 
 G_BEGIN_DECLS
 
@@ -30,8 +37,8 @@ typedef void (*HostCommandsReplyFunc) (GBytes *reply, gpointer user_data);
 
 /* Returns the "return" value (a new node), or NULL with error set. To delay
  * the reply, a handler sets *delay_ms (0 means now). */
-typedef JsonNode *(*HostCommandHandler) (JsonObject *arguments, guint *delay_ms,
-                                         GError **error);
+typedef JsonNode *(*HostCommandHandler) (HostCommands *commands, JsonObject *arguments,
+                                         guint *delay_ms, GError **error);
 
 typedef struct {
   const char *name;
@@ -40,7 +47,9 @@ typedef struct {
   gboolean success_response;  /* FALSE: no reply on success, as qemu-ga's guest-shutdown */
 } HostCommand;
 
-HostCommands *host_commands_new (HostCommandsReplyFunc reply_func, gpointer user_data);
+/* clipboard (not referenced, may be NULL) must outlive the HostCommands. */
+HostCommands *host_commands_new (HostCommandsReplyFunc reply_func, gpointer user_data,
+                                 HostClipboard *clipboard);
 void host_commands_free (HostCommands *commands);
 
 /* Handle one message from the guest that is not a reply or an event: a

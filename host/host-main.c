@@ -1,44 +1,63 @@
 /* host-main.c: qga-host, the host side of the qga-bridge port.
  *
- * Options, the four modes (serve, call, event, sync) and the main loop.
- * The control lines read from stdin while serving are in host-control.c.
+ * Options, the modes (serve, call, event, sync, clipboard get/set/watch)
+ * and the main loop. The control lines read from stdin while serving are
+ * in host-control.c, the clipboard's state and transfers in
+ * host-clipboard.c.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <locale.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <glib-unix.h>
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
+#include "host-clipboard.h"
 #include "host-connect.h"
 #include "host-control.h"
 #include "host-peer.h"
+#include "qga-error.h"
+#include "qga-log.h"
 #include "qga-stream.h"
 #include "qga-wire.h"
 
 #define EXIT_USAGE 2
 #define MIN_MESSAGE_SIZE 64
 #define MAX_MESSAGE_SIZE (G_GINT64_CONSTANT (1) << 30)
+#define MAX_CLIPBOARD_SIZE (G_GINT64_CONSTANT (4) << 30)
+#define DEFAULT_CLIPBOARD_TYPE "text/plain;charset=utf-8"
 
 typedef enum {
   MODE_SERVE,
   MODE_CALL,
   MODE_EVENT,
   MODE_SYNC,
+  MODE_CLIPBOARD_GET,
+  MODE_CLIPBOARD_SET,
+  MODE_CLIPBOARD_WATCH,
 } Mode;
 
-/* Where a one-shot command is; decides what a timeout or a drop means. */
+/* Where a one-shot command (or a clipboard mode) is; decides what a
+ * timeout or a drop means. */
 typedef enum {
   STAGE_CONNECTING,
   STAGE_SYNCING,
+  STAGE_INFO,               /* clipboard: waiting for guest-info */
   STAGE_CALLING,
+  STAGE_TRANSFER,           /* clipboard get: the data is coming */
+  STAGE_SERVING,            /* clipboard set/watch: connected, synced, capable */
   STAGE_DRAINING,
+  STAGE_FLUSHING,           /* the outcome is known: writing what is queued, then exit */
   STAGE_DONE,
 } Stage;
 
@@ -47,6 +66,9 @@ typedef struct {
   gboolean listen;
   double timeout;
   gint64 max_message_size;
+  gint64 max_clipboard_size;
+  char *selection;
+  char **types;
   gboolean verbose;
   gboolean version;
 } Options;
@@ -61,14 +83,26 @@ typedef struct {
   HostConnector *connector;
   HostPeer *peer;
   HostControl *control;
+  HostClipboard *clipboard;
   guint signal_sources[2];
   int exit_status;
   gboolean stdout_failed;
 
-  Stage stage;              /* one-shot */
+  Stage stage;              /* one-shot and clipboard */
   gint64 sync_id;
   gint64 call_id;
   guint timeout_source;
+  int flush_status;         /* STAGE_FLUSHING: the exit status once flushed */
+
+  /* clipboard */
+  QgaSelectionId selection;
+  char *path;               /* get: the output file; set: the input file; NULL: stdout/stdin */
+  int output_fd;            /* get: the output, until complete; -1 */
+  gboolean output_created;  /* get: we created path (removed on failure) */
+  dev_t output_dev;
+  ino_t output_ino;
+  int stdout_flags;         /* get to stdout: its flags before, restored; -1 */
+  int content_fd;           /* set: the memfd holding stdin's content; -1 */
 } App;
 
 static gboolean debug_enabled;
@@ -121,7 +155,49 @@ finish (App *app, int status)
 {
   app->exit_status = status;
   app->stage = STAGE_DONE;
-  g_main_loop_quit (app->loop);
+  if (app->loop != NULL)
+    g_main_loop_quit (app->loop);
+}
+
+static gboolean
+is_clipboard_mode (Mode mode)
+{
+  return mode == MODE_CLIPBOARD_GET || mode == MODE_CLIPBOARD_SET || mode == MODE_CLIPBOARD_WATCH;
+}
+
+/* Modes that stay connected, and connect again after a drop. */
+static gboolean
+is_serving_mode (Mode mode)
+{
+  return mode == MODE_SERVE || mode == MODE_CLIPBOARD_SET || mode == MODE_CLIPBOARD_WATCH;
+}
+
+static gboolean oneshot_timeout_cb (gpointer user_data);
+
+static void
+arm_timeout (App *app)
+{
+  double ms = ceil (app->options.timeout * 1000);
+
+  g_clear_handle_id (&app->timeout_source, g_source_remove);
+  app->timeout_source = g_timeout_add (ms >= G_MAXUINT ? G_MAXUINT : MAX ((guint) ms, 1),
+                                       oneshot_timeout_cb, app);
+}
+
+/* The outcome is status: exit with it once what is queued for the guest
+ * is written (the last acknowledgement, a release, a cancel), or the
+ * connection closes, or --timeout passes. */
+static void
+finish_after_flush (App *app, int status)
+{
+  if (app->peer == NULL || host_peer_is_drained (app->peer))
+    {
+      finish (app, status);
+      return;
+    }
+  app->stage = STAGE_FLUSHING;
+  app->flush_status = status;
+  arm_timeout (app);
 }
 
 static void G_GNUC_PRINTF (3, 4)
@@ -155,6 +231,8 @@ static void serve_event_cb (HostPeer *peer, JsonNode *message, gpointer user_dat
 static void oneshot_reply_cb (HostPeer *peer, JsonNode *message, gpointer user_data);
 static void oneshot_drained_cb (HostPeer *peer, gpointer user_data);
 static void oneshot_start_sync (App *app);
+static void oneshot_print_error (App *app, JsonObject *reply);
+static void clipboard_info_reply (App *app, JsonObject *reply);
 
 static void
 connected_cb (HostConnector *connector, int fd, gpointer user_data)
@@ -166,7 +244,7 @@ connected_cb (HostConnector *connector, int fd, gpointer user_data)
       close (fd);
       return;
     }
-  app->peer = host_peer_new (fd, app->options.max_message_size);
+  app->peer = host_peer_new (fd, app->options.max_message_size, app->clipboard);
   g_signal_connect (app->peer, "closed", G_CALLBACK (peer_closed_cb), app);
   if (app->mode == MODE_SERVE)
     {
@@ -175,7 +253,10 @@ connected_cb (HostConnector *connector, int fd, gpointer user_data)
       g_signal_connect (app->peer, "event", G_CALLBACK (serve_event_cb), app);
       return;
     }
-  g_debug ("connected on %s", host_connector_get_path (connector));
+  if (is_serving_mode (app->mode))
+    g_message ("guest connected on %s", host_connector_get_path (connector));
+  else
+    g_debug ("connected on %s", host_connector_get_path (connector));
   g_signal_connect (app->peer, "reply", G_CALLBACK (oneshot_reply_cb), app);
   g_signal_connect (app->peer, "drained", G_CALLBACK (oneshot_drained_cb), app);
   oneshot_start_sync (app);
@@ -194,16 +275,32 @@ peer_closed_cb (HostPeer *peer, GError *error, gpointer user_data)
       g_message ("guest disconnected (%s)", reason);
       return;
     }
+  if (app->stage == STAGE_FLUSHING)
+    {
+      finish (app, app->flush_status);
+      return;
+    }
+  if (is_serving_mode (app->mode) && app->stage != STAGE_DONE)
+    {
+      g_message ("guest disconnected (%s)", reason);
+      app->stage = STAGE_CONNECTING;
+      return;
+    }
   switch (app->stage)
     {
     case STAGE_SYNCING:
-      /* Nothing was sent but the sync: safe to connect again and redo it. */
+    case STAGE_INFO:
+      /* Nothing was sent but the sync (and guest-info, which changes
+       * nothing): safe to connect again and redo it. */
       g_debug ("connection lost during the sync (%s); reconnecting", reason);
       app->stage = STAGE_CONNECTING;
       break;
     case STAGE_CALLING:
       fail (app, EXIT_FAILURE, "the connection to the guest closed before the reply to %s (%s)",
             app->name, reason);
+      break;
+    case STAGE_TRANSFER:
+      fail (app, EXIT_FAILURE, "HostDisconnected: the connection to the guest closed (%s)", reason);
       break;
     case STAGE_DRAINING:
       fail (app, EXIT_FAILURE, "the connection to the guest closed before the event was written (%s)",
@@ -266,6 +363,14 @@ oneshot_synced (App *app)
       else if (host_peer_is_drained (app->peer))
         finish (app, EXIT_SUCCESS);
       break;
+    case MODE_CLIPBOARD_GET:
+    case MODE_CLIPBOARD_SET:
+    case MODE_CLIPBOARD_WATCH:
+      app->stage = STAGE_INFO;
+      app->call_id = g_random_int_range (1, G_MAXINT32);
+      if (!host_peer_send_command (app->peer, "guest-info", NULL, app->call_id, &error))
+        g_debug ("cannot send guest-info: %s", error->message);  /* "closed" follows */
+      break;
     case MODE_SERVE:
     default:
       g_assert_not_reached ();
@@ -325,7 +430,13 @@ oneshot_reply_cb (HostPeer *peer, JsonNode *message, gpointer user_data)
         g_debug ("skipping a reply while syncing");
       return;
     }
-  if (app->stage != STAGE_CALLING || !qga_wire_get_int_id (reply, &id) || id != app->call_id)
+  if (app->stage == STAGE_INFO && qga_wire_get_int_id (reply, &id) && id == app->call_id)
+    {
+      clipboard_info_reply (app, reply);
+      return;
+    }
+  if (app->stage != STAGE_CALLING || is_clipboard_mode (app->mode) ||
+      !qga_wire_get_int_id (reply, &id) || id != app->call_id)
     {
       g_debug ("ignoring an unrelated reply");
       return;
@@ -346,6 +457,8 @@ oneshot_drained_cb (HostPeer *peer, gpointer user_data)
 
   if (app->stage == STAGE_DRAINING)
     finish (app, EXIT_SUCCESS);
+  else if (app->stage == STAGE_FLUSHING)
+    finish (app, app->flush_status);
 }
 
 static gboolean
@@ -372,17 +485,419 @@ oneshot_timeout_cb (gpointer user_data)
       fail (app, EXIT_FAILURE, "timed out after %g s waiting for the guest to answer guest-sync-delimited",
             seconds);
       break;
+    case STAGE_INFO:
+      fail (app, EXIT_FAILURE, "Timeout: timed out after %g s waiting for the reply to guest-info",
+            seconds);
+      break;
     case STAGE_CALLING:
-      fail (app, EXIT_FAILURE, "timed out after %g s waiting for the reply to %s", seconds, app->name);
+      fail (app, EXIT_FAILURE, "timed out after %g s waiting for the reply to %s", seconds,
+            is_clipboard_mode (app->mode) ? QGA_CLIPBOARD_GUEST_REQUEST : app->name);
+      break;
+    case STAGE_FLUSHING:
+      g_debug ("timed out after %g s writing to the guest; exiting anyway", seconds);
+      finish (app, app->flush_status);
       break;
     case STAGE_DRAINING:
       fail (app, EXIT_FAILURE, "timed out after %g s writing the event to the guest", seconds);
       break;
+    case STAGE_TRANSFER:
+    case STAGE_SERVING:
     case STAGE_DONE:
     default:
       break;
     }
   return G_SOURCE_REMOVE;
+}
+
+/* --- clipboard modes --- */
+
+/* An error for the user: "CLASS: message", the message cut short (it may
+ * quote the guest). */
+static void
+fail_with_error (App *app, const char *what, const GError *error)
+{
+  QgaErrorCode code = error->domain == QGA_ERROR ? error->code : QGA_ERROR_GENERIC_ERROR;
+  g_autofree char *cut = qga_log_excerpt (error->message, strlen (error->message));
+
+  if (what != NULL)
+    fail (app, EXIT_FAILURE, "%s: %s: %s", what, qga_error_class_name (code), cut);
+  else
+    fail (app, EXIT_FAILURE, "%s: %s", qga_error_class_name (code), cut);
+}
+
+static void
+print_selection_line (App *app, const char *event, QgaSelectionId selection, guint32 serial,
+                      const char *const *types)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) node = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "event");
+  json_builder_add_string_value (builder, event);
+  json_builder_set_member_name (builder, "selection");
+  json_builder_add_string_value (builder, qga_clipboard_selection_name (selection));
+  json_builder_set_member_name (builder, "serial");
+  json_builder_add_int_value (builder, serial);
+  if (types != NULL)
+    {
+      json_builder_set_member_name (builder, "types");
+      json_builder_begin_array (builder);
+      for (gsize i = 0; types[i] != NULL; i++)
+        json_builder_add_string_value (builder, types[i]);
+      json_builder_end_array (builder);
+    }
+  json_builder_end_object (builder);
+  node = json_builder_get_root (builder);
+  print_json_line (app, node);
+  if (app->stdout_failed)
+    fail (app, EXIT_FAILURE, "cannot write to stdout");
+}
+
+/* The guest grabbed (types) or released (NULL) a selection. */
+static void
+clipboard_guest_cb (QgaSelectionId selection, guint32 serial, const char *const *types,
+                    gpointer user_data)
+{
+  App *app = user_data;
+
+  if (app->stage == STAGE_DONE || app->stage == STAGE_FLUSHING)
+    return;
+  if (app->mode == MODE_CLIPBOARD_WATCH && app->stage == STAGE_SERVING)
+    print_selection_line (app, types != NULL ? "grab" : "release", selection, serial, types);
+  /* watch prints what stands once guest-info is in; set is done as soon
+   * as the guest's grab takes effect (a crossed one does not) */
+  else if (app->mode == MODE_CLIPBOARD_SET && types != NULL && selection == app->selection)
+    {
+      g_message ("the guest grabbed %s (serial %u): done",
+                 qga_clipboard_selection_name (selection), serial);
+      finish_after_flush (app, EXIT_SUCCESS);
+    }
+}
+
+/* set: a fresh fd on the content, with its own offset. */
+static int
+content_source (QgaSelectionId selection, const char *type, gpointer user_data, GError **error)
+{
+  App *app = user_data;
+  g_autofree char *proc_path = NULL;
+  const char *path = app->path;
+  int fd;
+
+  if (app->content_fd >= 0)
+    path = proc_path = g_strdup_printf ("/proc/self/fd/%d", app->content_fd);
+  fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0)
+    {
+      int saved = errno;
+      g_autofree char *display = g_filename_display_name (app->path != NULL ? app->path : "stdin");
+
+      g_set_error (error, QGA_ERROR, QGA_ERROR_GENERIC_ERROR, "cannot open %s: %s",
+                   display, g_strerror (saved));
+      return -1;
+    }
+  g_debug ("serving %s as %s", qga_clipboard_selection_name (selection), type);
+  return fd;
+}
+
+/* set: stdin (or a FILE that is not a regular file) into a memfd, once. */
+static gboolean
+copy_to_memfd (App *app, int input, const char *name, GError **error)
+{
+  g_autofree guint8 *buffer = g_malloc (64 * 1024);
+  guint64 total = 0;
+  int fd = memfd_create ("qga-host-clipboard", MFD_CLOEXEC);
+
+  if (fd < 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "cannot create a memfd: %s", g_strerror (saved));
+      return FALSE;
+    }
+  for (;;)
+    {
+      ssize_t n = read (input, buffer, 64 * 1024);
+      gsize written = 0;
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved = errno;
+
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot read %s: %s",
+                       name, g_strerror (saved));
+          close (fd);
+          return FALSE;
+        }
+      if (n == 0)
+        break;
+      total += (guint64) n;
+      if (total > (guint64) app->options.max_clipboard_size)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                       "%s is over the clipboard's maximum of %" G_GINT64_FORMAT " bytes",
+                       name, app->options.max_clipboard_size);
+          close (fd);
+          return FALSE;
+        }
+      while (written < (gsize) n)
+        {
+          ssize_t w = write (fd, buffer + written, (gsize) n - written);
+
+          if (w < 0 && errno == EINTR)
+            continue;
+          if (w < 0)
+            {
+              int saved = errno;
+
+              g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                           "cannot store %s: %s", name, g_strerror (saved));
+              close (fd);
+              return FALSE;
+            }
+          written += (gsize) w;
+        }
+    }
+  app->content_fd = fd;
+  return TRUE;
+}
+
+/* set: check FILE now (a regular file is opened again for each request),
+ * or take in stdin. */
+static gboolean
+prepare_content (App *app, GError **error)
+{
+  g_autofree char *display = NULL;
+  struct stat st;
+  gboolean ok;
+  int fd;
+
+  if (app->path == NULL)
+    return copy_to_memfd (app, STDIN_FILENO, "stdin", error);
+  display = g_filename_display_name (app->path);
+  fd = open (app->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0 || fstat (fd, &st) < 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot open %s: %s",
+                   display, g_strerror (saved));
+      if (fd >= 0)
+        close (fd);
+      return FALSE;
+    }
+  if (!S_ISREG (st.st_mode))
+    {
+      ok = copy_to_memfd (app, fd, display, error);
+      close (fd);
+      return ok;
+    }
+  close (fd);
+  if ((guint64) st.st_size > (guint64) app->options.max_clipboard_size)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                   "%s is over the clipboard's maximum of %" G_GINT64_FORMAT " bytes",
+                   display, app->options.max_clipboard_size);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* get: the sink. FILE is created (or truncated); the transfer writes to a
+ * duplicate, so that a failure can still remove or empty it. */
+static int
+open_output (App *app, GError **error)
+{
+  g_autofree char *display = NULL;
+  struct stat st;
+  int fd;
+
+  if (app->path == NULL)
+    {
+      fd = fcntl (STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+      if (fd < 0)
+        {
+          int saved = errno;
+
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                       "cannot use stdout: %s", g_strerror (saved));
+          return -1;
+        }
+      /* O_NONBLOCK is shared with whoever else has stdout: put it back after. */
+      app->stdout_flags = fcntl (STDOUT_FILENO, F_GETFL);
+      return fd;
+    }
+  display = g_filename_display_name (app->path);
+  fd = open (app->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666);
+  if (fd >= 0)
+    app->output_created = TRUE;
+  else if (errno == EEXIST)
+    fd = open (app->path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0 || fstat (fd, &st) < 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot open %s: %s",
+                   display, g_strerror (saved));
+      if (fd >= 0)
+        close (fd);
+      return -1;
+    }
+  app->output_fd = fd;
+  app->output_dev = st.st_dev;
+  app->output_ino = st.st_ino;
+  fd = fcntl (app->output_fd, F_DUPFD_CLOEXEC, 3);
+  if (fd < 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot open %s: %s",
+                   display, g_strerror (saved));
+      return -1;
+    }
+  return fd;
+}
+
+static void
+restore_stdout (App *app)
+{
+  if (app->stdout_flags >= 0)
+    fcntl (STDOUT_FILENO, F_SETFL, app->stdout_flags);
+  app->stdout_flags = -1;
+}
+
+/* get failed: a file we created goes, an existing regular file is left
+ * empty, so that no partial content passes for the whole. */
+static void
+discard_output (App *app)
+{
+  struct stat st;
+
+  if (app->output_fd < 0)
+    return;
+  if (app->output_created)
+    {
+      if (g_lstat (app->path, &st) == 0 && st.st_dev == app->output_dev &&
+          st.st_ino == app->output_ino)
+        g_unlink (app->path);
+    }
+  else if (fstat (app->output_fd, &st) == 0 && S_ISREG (st.st_mode))
+    {
+      if (ftruncate (app->output_fd, 0) < 0)
+        g_debug ("cannot empty the output: %s", g_strerror (errno));
+    }
+  close (app->output_fd);
+  app->output_fd = -1;
+}
+
+static void
+read_started_cb (gpointer user_data)
+{
+  App *app = user_data;
+
+  if (app->stage != STAGE_CALLING)
+    return;
+  /* From here on the transfer's own progress timeout applies. */
+  app->stage = STAGE_TRANSFER;
+  g_clear_handle_id (&app->timeout_source, g_source_remove);
+}
+
+static void
+read_done_cb (guint64 bytes, const GError *error, gpointer user_data)
+{
+  App *app = user_data;
+
+  restore_stdout (app);
+  if (app->stage == STAGE_DONE || app->stage == STAGE_FLUSHING)
+    return;
+  if (error != NULL)
+    {
+      fail_with_error (app, NULL, error);
+      return;
+    }
+  if (app->output_fd >= 0 && close (app->output_fd) < 0)
+    {
+      int saved = errno;
+      g_autofree char *display = g_filename_display_name (app->path);
+
+      app->output_fd = -1;
+      fail (app, EXIT_FAILURE, "GenericError: cannot write %s: %s", display, g_strerror (saved));
+      return;
+    }
+  app->output_fd = -1;
+  g_debug ("received %" G_GUINT64_FORMAT " bytes", bytes);
+  /* The last acknowledgement is queued: let it reach the guest. */
+  finish_after_flush (app, EXIT_SUCCESS);
+}
+
+static void
+clipboard_get_start (App *app)
+{
+  g_autoptr(GError) error = NULL;
+  int sink = open_output (app, &error);
+
+  if (sink < 0)
+    {
+      fail (app, EXIT_FAILURE, "%s", error->message);
+      return;
+    }
+  app->stage = STAGE_CALLING;
+  if (!host_clipboard_read (app->clipboard, app->selection, app->options.types[0], TRUE, sink,
+                            read_started_cb, read_done_cb, app, &error))
+    {
+      restore_stdout (app);
+      fail_with_error (app, "cannot send " QGA_CLIPBOARD_GUEST_REQUEST, error);
+    }
+}
+
+static void
+clipboard_info_reply (App *app, JsonObject *reply)
+{
+  JsonNode *result = json_object_get_member (reply, "return");
+
+  if (result == NULL)
+    {
+      oneshot_print_error (app, reply);
+      return;
+    }
+  if (!JSON_NODE_HOLDS_OBJECT (result))
+    {
+      fail (app, EXIT_FAILURE, "InvalidReply: the guest's guest-info did not return an object");
+      return;
+    }
+  if (!host_clipboard_set_guest_info (app->clipboard, json_node_get_object (result)))
+    {
+      fail (app, EXIT_FAILURE,
+            "NotSupported: the guest has no clipboard support (no \"clipboard\" version %d in "
+            "its guest-info)", QGA_CLIPBOARD_VERSION);
+      return;
+    }
+  switch (app->mode)
+    {
+    case MODE_CLIPBOARD_GET:
+      clipboard_get_start (app);
+      break;
+    case MODE_CLIPBOARD_SET:
+      g_debug ("offering %s to the guest", qga_clipboard_selection_name (app->selection));
+      app->stage = STAGE_SERVING;
+      break;
+    case MODE_CLIPBOARD_WATCH:
+      app->stage = STAGE_SERVING;
+      for (int i = 0; i < QGA_N_SELECTIONS && app->stage == STAGE_SERVING; i++)
+        {
+          guint32 serial = 0;
+          const char *const *types = host_clipboard_get_guest_grab (app->clipboard, i, &serial);
+
+          if (types != NULL)
+            print_selection_line (app, "grab", i, serial, types);
+        }
+      break;
+    default:
+      g_assert_not_reached ();
+    }
 }
 
 /* --- options and main --- */
@@ -392,10 +907,23 @@ quit_signal_cb (gpointer user_data)
 {
   App *app = user_data;
 
-  if (app->mode == MODE_SERVE)
+  if (app->stage == STAGE_DONE)
+    return G_SOURCE_CONTINUE;
+  if (app->stage == STAGE_FLUSHING)
+    {
+      finish (app, app->flush_status);  /* a second signal: no more waiting */
+      return G_SOURCE_CONTINUE;
+    }
+  if (app->mode == MODE_SERVE || app->mode == MODE_CLIPBOARD_WATCH)
     {
       g_message ("stopping");
       finish (app, EXIT_SUCCESS);
+    }
+  else if (app->mode == MODE_CLIPBOARD_SET)
+    {
+      g_message ("stopping: releasing %s", qga_clipboard_selection_name (app->selection));
+      host_clipboard_release (app->clipboard, app->selection);
+      finish_after_flush (app, EXIT_SUCCESS);
     }
   else
     fail (app, EXIT_FAILURE, "interrupted");
@@ -433,6 +961,12 @@ check_options (Options *options)
                    MIN_MESSAGE_SIZE, MAX_MESSAGE_SIZE);
       return FALSE;
     }
+  if (options->max_clipboard_size < 1 || options->max_clipboard_size > MAX_CLIPBOARD_SIZE)
+    {
+      usage_error ("--max-clipboard-size must be between 1 and %" G_GINT64_FORMAT " bytes",
+                   MAX_CLIPBOARD_SIZE);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -447,12 +981,85 @@ parse_payload (App *app, const char *text, const char *what)
   return app->payload != NULL;
 }
 
+static gboolean
+parse_clipboard_command (App *app, char **args, guint n)
+{
+  Options *o = &app->options;
+  const char *sub = n > 1 ? args[1] : NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (g_strcmp0 (sub, "get") == 0)
+    app->mode = MODE_CLIPBOARD_GET;
+  else if (g_strcmp0 (sub, "set") == 0)
+    app->mode = MODE_CLIPBOARD_SET;
+  else if (g_strcmp0 (sub, "watch") == 0)
+    app->mode = MODE_CLIPBOARD_WATCH;
+  else
+    {
+      usage_error ("usage: clipboard get|set|watch");
+      return FALSE;
+    }
+  if (app->mode == MODE_CLIPBOARD_WATCH)
+    {
+      if (n > 2 || o->selection != NULL || o->types != NULL)
+        {
+          usage_error ("clipboard watch takes no arguments, --selection or --type");
+          return FALSE;
+        }
+      return TRUE;
+    }
+  if (n > 3)
+    {
+      usage_error (app->mode == MODE_CLIPBOARD_GET ? "usage: clipboard get [FILE]"
+                                                   : "usage: clipboard set [FILE|-]");
+      return FALSE;
+    }
+  if (n == 3 && *args[2] == '\0')
+    {
+      usage_error ("the FILE name is empty");
+      return FALSE;
+    }
+  if (n == 3 && !g_str_equal (args[2], "-"))
+    app->path = g_strdup (args[2]);
+  if (o->selection == NULL)
+    o->selection = g_strdup ("clipboard");
+  if (!qga_clipboard_selection_from_name (o->selection, &app->selection))
+    {
+      usage_error ("invalid selection '%s' (expected clipboard or primary)", o->selection);
+      return FALSE;
+    }
+  if (o->types == NULL)
+    {
+      o->types = g_new0 (char *, 2);
+      o->types[0] = g_strdup (DEFAULT_CLIPBOARD_TYPE);
+    }
+  if (app->mode == MODE_CLIPBOARD_GET && g_strv_length (o->types) != 1)
+    {
+      usage_error ("clipboard get reads one --type");
+      return FALSE;
+    }
+  if (!qga_clipboard_check_types ((const char *const *) o->types, -1, &error))
+    {
+      usage_error ("invalid --type: %s", error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* args are the words after the options; args[0] is the command, if any. */
 static gboolean
 parse_command (App *app, char **args)
 {
   guint n = args != NULL ? g_strv_length (args) : 0;
   const char *command = n > 0 ? args[0] : "serve";
+
+  if (g_str_equal (command, "clipboard"))
+    return parse_clipboard_command (app, args, n);
+  if (app->options.selection != NULL || app->options.types != NULL)
+    {
+      usage_error ("--selection and --type are for the clipboard commands");
+      return FALSE;
+    }
 
   if (g_str_equal (command, "serve") || g_str_equal (command, "sync"))
     {
@@ -509,11 +1116,25 @@ static const char description[] =
   "                              its return value as JSON on stdout.\n"
   "  event NAME [DATA_JSON]      Sync with the guest and send it one event.\n"
   "  sync                        Run guest-sync-delimited and print the sync id.\n"
+  "  clipboard get [FILE]        Read the guest's clipboard (--selection, one --type)\n"
+  "                              into FILE (created or truncated) or stdout. Exit 0\n"
+  "                              only when the whole content was written.\n"
+  "  clipboard set [FILE|-]      Grab the selection on the host side, offering the\n"
+  "                              --type(s), and serve FILE's content (or stdin's, read\n"
+  "                              once) each time the guest asks; exit 0 when the guest\n"
+  "                              grabs the selection, or on SIGINT/SIGTERM (after a\n"
+  "                              release). Reconnects like serve.\n"
+  "  clipboard watch             Print the guest's grabs and releases on stdout, one\n"
+  "                              JSON object a line, until SIGINT or SIGTERM.\n"
+  "                              Reconnects like serve.\n"
+  "  The clipboard's defaults: --selection=clipboard,\n"
+  "  --type=text/plain;charset=utf-8.\n"
   "\n"
-  "Host commands answered for the guest: host-ping, host-info, host-echo.\n"
+  "Host commands answered for the guest: host-ping, host-info, host-echo,\n"
+  "host-clipboard-request.\n"
   "\n"
-  "Exit status: 0 on success, 1 on an error reply, a timeout or a connection\n"
-  "failure, 2 on a usage error.\n";
+  "Exit status: 0 on success, 1 on an error reply, a timeout, a connection\n"
+  "failure or a failed transfer, 2 on a usage error.\n";
 
 static gboolean
 parse_options (App *app, int *argc, char ***argv)
@@ -528,6 +1149,13 @@ parse_options (App *app, int *argc, char ***argv)
       "Give up a one-shot command after SECONDS, connecting included (default 10)", "SECONDS" },
     { "max-message-size", 0, 0, G_OPTION_ARG_INT64, &o->max_message_size,
       "Largest message accepted from the guest (default 8 MiB)", "BYTES" },
+    { "max-clipboard-size", 0, 0, G_OPTION_ARG_INT64, &o->max_clipboard_size,
+      "Largest clipboard content sent or accepted (default 256 MiB, at most 4 GiB)", "BYTES" },
+    { "selection", 0, 0, G_OPTION_ARG_STRING, &o->selection,
+      "clipboard get/set: the selection, clipboard (default) or primary", "NAME" },
+    { "type", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->types,
+      "clipboard get/set: the MIME type (set: repeatable; default text/plain;charset=utf-8)",
+      "TYPE" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &o->verbose, "Log debug messages", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &o->version, "Print the version and exit", NULL },
     { NULL }
@@ -555,12 +1183,22 @@ app_clear (App *app)
     g_clear_handle_id (&app->signal_sources[i], g_source_remove);
   g_clear_handle_id (&app->timeout_source, g_source_remove);
   g_clear_pointer (&app->control, host_control_free);
+  app->stage = STAGE_DONE;  /* what ends from here on reports nothing */
   drop_peer (app);
+  g_clear_pointer (&app->clipboard, host_clipboard_free);
+  discard_output (app);
+  restore_stdout (app);
+  if (app->content_fd >= 0)
+    close (app->content_fd);
+  app->content_fd = -1;
   g_clear_object (&app->connector);
   g_clear_pointer (&app->loop, g_main_loop_unref);
   g_clear_pointer (&app->payload, json_node_unref);
   g_clear_pointer (&app->name, g_free);
+  g_clear_pointer (&app->path, g_free);
   g_clear_pointer (&app->options.socket_path, g_free);
+  g_clear_pointer (&app->options.selection, g_free);
+  g_clear_pointer (&app->options.types, g_strfreev);
 }
 
 static int
@@ -568,12 +1206,22 @@ run (App *app)
 {
   g_autoptr(GError) error = NULL;
 
+  if (app->mode == MODE_CLIPBOARD_SET && !prepare_content (app, &error))
+    {
+      fprintf (stderr, "qga-host: %s\n", error->message);
+      return EXIT_FAILURE;
+    }
   app->connector = host_connector_new (app->options.socket_path, app->options.listen, &error);
   if (app->connector == NULL)
     {
       fprintf (stderr, "qga-host: %s\n", error->message);
       return EXIT_FAILURE;
     }
+  app->clipboard = host_clipboard_new ((guint64) app->options.max_clipboard_size);
+  host_clipboard_set_guest_func (app->clipboard, clipboard_guest_cb, app);
+  if (app->mode == MODE_CLIPBOARD_SET)
+    host_clipboard_grab (app->clipboard, app->selection, (const char *const *) app->options.types,
+                         content_source, app, NULL);
   app->loop = g_main_loop_new (NULL, FALSE);
   app->signal_sources[0] = g_unix_signal_add (SIGINT, quit_signal_cb, app);
   app->signal_sources[1] = g_unix_signal_add (SIGTERM, quit_signal_cb, app);
@@ -581,13 +1229,8 @@ run (App *app)
 
   if (app->mode == MODE_SERVE)
     app->control = host_control_new (STDIN_FILENO, app->options.max_message_size, get_peer, app);
-  else
-    {
-      double ms = ceil (app->options.timeout * 1000);
-
-      app->timeout_source = g_timeout_add (ms >= G_MAXUINT ? G_MAXUINT : MAX ((guint) ms, 1),
-                                           oneshot_timeout_cb, app);
-    }
+  else if (!is_serving_mode (app->mode))
+    arm_timeout (app);
   host_connector_start (app->connector);
   g_main_loop_run (app->loop);
   return app->exit_status;
@@ -600,7 +1243,11 @@ main (int argc, char *argv[])
     .options = {
       .timeout = 10,
       .max_message_size = QGA_STREAM_DEFAULT_MAX_MESSAGE_SIZE,
+      .max_clipboard_size = QGA_CLIPBOARD_DEFAULT_MAX_SIZE,
     },
+    .output_fd = -1,
+    .stdout_flags = -1,
+    .content_fd = -1,
   };
   int status;
 

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "host-clipboard.h"
 #include "host-commands.h"
 #include "host-peer.h"
 #include "qga-error.h"
@@ -17,6 +18,7 @@ struct _HostPeer {
 
   QgaStream *stream;
   HostCommands *commands;
+  HostClipboard *clipboard;   /* not owned; NULL once detached */
   QgaRateLimit bad_input_limit;
 };
 
@@ -55,9 +57,31 @@ warn_unrecognised (HostPeer *peer, JsonNode *message)
 }
 
 static void
+detach_clipboard (HostPeer *peer)
+{
+  HostClipboard *clipboard = g_steal_pointer (&peer->clipboard);
+
+  if (clipboard != NULL)
+    host_clipboard_detach (clipboard, peer);
+}
+
+/* TRUE if the event was a clipboard one, now handled. */
+static gboolean
+divert_event (HostPeer *peer, JsonObject *event)
+{
+  const char *name = qga_wire_get_string_member (event, "event");
+
+  if (peer->clipboard == NULL || name == NULL || !qga_clipboard_is_event (name))
+    return FALSE;
+  host_clipboard_handle_event (peer->clipboard, name, json_object_get_member (event, "data"));
+  return TRUE;
+}
+
+static void
 stream_message_cb (QgaStream *stream, JsonNode *message, gpointer user_data)
 {
-  HostPeer *peer = user_data;
+  /* A handler may drop its reference to us. */
+  g_autoptr(HostPeer) peer = g_object_ref (user_data);
 
   if (peer->commands == NULL)
     return;  /* closed by a handler of an earlier message in the same read */
@@ -65,10 +89,13 @@ stream_message_cb (QgaStream *stream, JsonNode *message, gpointer user_data)
     {
     case QGA_WIRE_RETURN:
     case QGA_WIRE_ERROR:
-      g_signal_emit (peer, signals[SIGNAL_REPLY], 0, message);
+      if (peer->clipboard == NULL ||
+          !host_clipboard_handle_reply (peer->clipboard, json_node_get_object (message)))
+        g_signal_emit (peer, signals[SIGNAL_REPLY], 0, message);
       break;
     case QGA_WIRE_EVENT:
-      g_signal_emit (peer, signals[SIGNAL_EVENT], 0, message);
+      if (!divert_event (peer, json_node_get_object (message)))
+        g_signal_emit (peer, signals[SIGNAL_EVENT], 0, message);
       break;
     case QGA_WIRE_INVALID:
       warn_unrecognised (peer, message);
@@ -105,8 +132,9 @@ stream_closed_cb (QgaStream *stream, GError *error, gpointer user_data)
 {
   g_autoptr(HostPeer) self = g_object_ref (user_data);
 
-  /* No delayed replies for a guest that has gone. */
+  /* No delayed replies for a guest that has gone, no transfers either. */
   g_clear_pointer (&self->commands, host_commands_free);
+  detach_clipboard (self);
   g_signal_emit (self, signals[SIGNAL_CLOSED], 0, error);
 }
 
@@ -170,6 +198,12 @@ host_peer_send_event (HostPeer *peer, const char *name, JsonNode *data, GError *
 }
 
 gboolean
+host_peer_send_line (HostPeer *peer, GBytes *line, GError **error)
+{
+  return send_bytes (peer, line, error);
+}
+
+gboolean
 host_peer_send_raw (HostPeer *peer, const char *text, gsize length, GError **error)
 {
   g_autoptr(GByteArray) line = g_byte_array_sized_new (length + 1);
@@ -192,15 +226,19 @@ host_peer_close (HostPeer *peer)
 {
   qga_stream_close (peer->stream);
   g_clear_pointer (&peer->commands, host_commands_free);
+  detach_clipboard (peer);
 }
 
 HostPeer *
-host_peer_new (int fd, gsize max_message_size)
+host_peer_new (int fd, gsize max_message_size, HostClipboard *clipboard)
 {
   HostPeer *peer = g_object_new (HOST_TYPE_PEER, NULL);
   gsize max_queue_size = MAX (QGA_STREAM_DEFAULT_MAX_QUEUE_SIZE, 4 * max_message_size);
 
-  peer->commands = host_commands_new (send_reply_cb, peer);
+  peer->commands = host_commands_new (send_reply_cb, peer, clipboard);
+  peer->clipboard = clipboard;
+  if (clipboard != NULL)
+    host_clipboard_attach (clipboard, peer);
   peer->stream = qga_stream_new (fd, TRUE, max_message_size, max_queue_size);
   g_signal_connect (peer->stream, "message", G_CALLBACK (stream_message_cb), peer);
   g_signal_connect (peer->stream, "bad-input", G_CALLBACK (stream_bad_input_cb), peer);
@@ -221,6 +259,7 @@ host_peer_dispose (GObject *object)
       g_clear_object (&peer->stream);
     }
   g_clear_pointer (&peer->commands, host_commands_free);
+  detach_clipboard (peer);
   qga_rate_limit_clear (&peer->bad_input_limit);
   G_OBJECT_CLASS (host_peer_parent_class)->dispose (object);
 }

@@ -1,11 +1,13 @@
 /* host-peer.h: one connection to the guest.
  *
  * A HostPeer wraps the QgaStream of one connection to qga-bridge. It answers
- * the guest's host-* commands itself (host-commands.h) and hands everything
- * else to its owner:
+ * the guest's host-* commands itself (host-commands.h), hands the clipboard
+ * messages to the program's HostClipboard (host-clipboard.h: the CLIPBOARD_*
+ * events, host-clipboard-request, and the replies to the clipboard's own
+ * requests) and everything else to its owner:
  *
  *   reply (JsonNode *message)  a return or error: the answer to a command we sent
- *   event (JsonNode *message)  an event from the guest
+ *   event (JsonNode *message)  an event from the guest (not CLIPBOARD_*)
  *   drained ()                 everything we queued has been written
  *   closed (GError *error)     the guest went away (error NULL on a clean EOF);
  *                              nothing follows it
@@ -23,8 +25,13 @@ G_BEGIN_DECLS
 #define HOST_TYPE_PEER (host_peer_get_type ())
 G_DECLARE_FINAL_TYPE (HostPeer, host_peer, HOST, PEER, GObject)
 
-/* Takes ownership of fd. */
-HostPeer *host_peer_new (int fd, gsize max_message_size);
+/* Declared here, defined in host-clipboard.h (which needs HostPeer). */
+typedef struct _HostClipboard HostClipboard;
+
+/* Takes ownership of fd. clipboard (not referenced) must outlive the peer;
+ * the peer attaches itself to it now and detaches when the connection
+ * ends. */
+HostPeer *host_peer_new (int fd, gsize max_message_size, HostClipboard *clipboard);
 
 /* {"execute": name, "arguments": arguments, "id": id}; arguments may be NULL. */
 gboolean host_peer_send_command (HostPeer *peer, const char *name, JsonNode *arguments,
@@ -35,6 +42,9 @@ gboolean host_peer_send_sync (HostPeer *peer, gint64 sync_id, GError **error);
 
 gboolean host_peer_send_event (HostPeer *peer, const char *name, JsonNode *data,
                                GError **error);
+
+/* One complete line (the wire builders' output), queued as it is. */
+gboolean host_peer_send_line (HostPeer *peer, GBytes *line, GError **error);
 
 /* length bytes of text and a '\n', unchecked. */
 gboolean host_peer_send_raw (HostPeer *peer, const char *text, gsize length, GError **error);

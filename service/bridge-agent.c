@@ -5,6 +5,7 @@
 
 #include "bridge-agent.h"
 #include "bridge-variant.h"
+#include "qga-clipboard.h"
 #include "qga-error.h"
 #include "qga-wire.h"
 
@@ -196,6 +197,13 @@ handle_call (QgaGuestAgent *iface, GDBusMethodInvocation *invocation,
                                              command);
       return TRUE;
     }
+  if (g_str_equal (command, QGA_CLIPBOARD_HOST_REQUEST))
+    {
+      g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+                                             "%s is reserved for the clipboard (docs/CLIPBOARD.md)",
+                                             command);
+      return TRUE;
+    }
   if (arguments_json[0] != '\0')
     {
       arguments = qga_wire_parse_object (arguments_json, agent->max_message_size, &error);
@@ -222,6 +230,13 @@ handle_send_event (QgaGuestAgent *iface, GDBusMethodInvocation *invocation,
       g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
                                              "invalid event name '%s': expected [A-Z][A-Z0-9_]*",
                                              name);
+      return TRUE;
+    }
+  if (qga_clipboard_is_event (name))
+    {
+      g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+                                             "events named CLIPBOARD_* are reserved for the clipboard "
+                                             "(docs/CLIPBOARD.md)");
       return TRUE;
     }
   data = qga_wire_parse_object (data_json, agent->max_message_size, &error);

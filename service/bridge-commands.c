@@ -14,14 +14,16 @@ typedef struct {
 
 typedef struct {
   gboolean delimited; /* put 0xFF before the reply */
+  BridgeClipboard *clipboard;
 } CommandContext;
 
-typedef JsonNode *(*CommandFunc) (JsonObject *arguments, CommandContext *context);
+/* Returns the "return" value, or NULL with error set. */
+typedef JsonNode *(*CommandFunc) (JsonObject *arguments, CommandContext *context, GError **error);
 
 typedef struct {
   const char *name;
   CommandFunc func;
-  const Param *params;  /* all required; NULL-named terminator */
+  const Param *params;  /* all required; NULL-named terminator; NULL: the command checks */
   gboolean success_response;
 } Command;
 
@@ -32,27 +34,46 @@ int_node (gint64 value)
 }
 
 static JsonNode *
-cmd_sync (JsonObject *arguments, CommandContext *context)
-{
-  return int_node (json_object_get_int_member (arguments, "id"));
-}
-
-static JsonNode *
-cmd_sync_delimited (JsonObject *arguments, CommandContext *context)
-{
-  context->delimited = TRUE;
-  return cmd_sync (arguments, context);
-}
-
-static JsonNode *
-cmd_ping (JsonObject *arguments, CommandContext *context)
+empty_object (void)
 {
   g_autoptr(JsonObject) empty = json_object_new ();
 
   return json_node_init_object (json_node_alloc (), empty);
 }
 
-static JsonNode *cmd_info (JsonObject *arguments, CommandContext *context);
+static JsonNode *
+cmd_sync (JsonObject *arguments, CommandContext *context, GError **error)
+{
+  return int_node (json_object_get_int_member (arguments, "id"));
+}
+
+static JsonNode *
+cmd_sync_delimited (JsonObject *arguments, CommandContext *context, GError **error)
+{
+  context->delimited = TRUE;
+  return cmd_sync (arguments, context, error);
+}
+
+static JsonNode *
+cmd_ping (JsonObject *arguments, CommandContext *context, GError **error)
+{
+  return empty_object ();
+}
+
+static JsonNode *
+cmd_clipboard_request (JsonObject *arguments, CommandContext *context, GError **error)
+{
+  if (context->clipboard == NULL)
+    {
+      g_set_error_literal (error, QGA_ERROR, QGA_ERROR_NOT_SUPPORTED, "the clipboard is not enabled");
+      return NULL;
+    }
+  if (!bridge_clipboard_handle_request (context->clipboard, arguments, error))
+    return NULL;
+  return empty_object ();
+}
+
+static JsonNode *cmd_info (JsonObject *arguments, CommandContext *context, GError **error);
 
 static const Param sync_params[] = {
   { "id", G_TYPE_INT64, "integer" },
@@ -61,20 +82,27 @@ static const Param sync_params[] = {
 static const Param no_params[] = { { NULL } };
 
 static const Command commands[] = {
+  { QGA_CLIPBOARD_GUEST_REQUEST, cmd_clipboard_request, NULL, TRUE },
   { "guest-info", cmd_info, no_params, TRUE },
   { "guest-ping", cmd_ping, no_params, TRUE },
   { "guest-sync", cmd_sync, sync_params, TRUE },
   { "guest-sync-delimited", cmd_sync_delimited, sync_params, TRUE },
 };
 
+/* qemu-ga's reply, and the clipboard capability (docs/CLIPBOARD.md §2). */
 static JsonNode *
-cmd_info (JsonObject *arguments, CommandContext *context)
+cmd_info (JsonObject *arguments, CommandContext *context, GError **error)
 {
   QgaWireCommandInfo info[G_N_ELEMENTS (commands)];
+  JsonNode *reply;
 
   for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
     info[i] = (QgaWireCommandInfo) { commands[i].name, TRUE, commands[i].success_response };
-  return qga_wire_build_info (PACKAGE_VERSION, info, G_N_ELEMENTS (info));
+  reply = qga_wire_build_info (PACKAGE_VERSION, info, G_N_ELEMENTS (info));
+  if (context->clipboard != NULL)
+    json_object_set_member (json_node_get_object (reply), "clipboard",
+                            bridge_clipboard_get_capability (context->clipboard));
+  return reply;
 }
 
 static const Command *
@@ -138,12 +166,12 @@ error_reply (const GError *error, JsonNode *id)
 }
 
 GBytes *
-bridge_commands_handle (JsonNode *request)
+bridge_commands_handle (JsonNode *request, BridgeClipboard *clipboard)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonObject) empty = json_object_new ();
   g_autoptr(JsonNode) result = NULL;
-  CommandContext context = { FALSE };
+  CommandContext context = { FALSE, clipboard };
   JsonObject *object, *arguments;
   JsonNode *id;
   const Command *command;
@@ -170,12 +198,14 @@ bridge_commands_handle (JsonNode *request)
     }
   arguments = json_object_has_member (object, "arguments")
                 ? json_object_get_object_member (object, "arguments") : empty;
-  if (!check_arguments (command, arguments, &error))
+  if (command->params != NULL && !check_arguments (command, arguments, &error))
     return error_reply (error, id);
 
   if (QGA_DEBUG_ENABLED ())
     g_debug ("host command %s", name);
-  result = command->func (arguments, &context);
+  result = command->func (arguments, &context, &error);
+  if (result == NULL)
+    return error_reply (error, id);
   return qga_wire_build_return (result, id, context.delimited);
 }
 

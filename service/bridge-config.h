@@ -15,6 +15,8 @@ typedef struct {
   gsize max_queue_size;      /* bytes waiting to be written to the host */
   guint max_pending;         /* requests in flight per D-Bus client */
   guint max_clients;         /* D-Bus clients tracked at once */
+  guint max_agents;          /* session agents registered at once */
+  guint64 max_clipboard_size; /* bytes of one clipboard content, both ways */
   gboolean verbose;
   gboolean replace;
 } BridgeConfig;

@@ -6,6 +6,7 @@
 #include <malloc.h>
 #endif
 
+#include "bridge-clipboard.h"
 #include "bridge-commands.h"
 #include "bridge-dispatcher.h"
 #include "qga-framer.h"
@@ -36,6 +37,7 @@ struct _BridgeDispatcher {
   guint trim_source;
   gboolean trim_wanted;    /* requests since the last trim */
   gint64 last_request;     /* monotonic µs */
+  BridgeClipboard *clipboard;
 };
 
 enum { SIGNAL_HOST_EVENT, N_SIGNALS };
@@ -184,6 +186,12 @@ bridge_dispatcher_cancel_all (BridgeDispatcher *dispatcher, const GError *error)
     fail_where (dispatcher, NULL, error);
 }
 
+void
+bridge_dispatcher_set_clipboard (BridgeDispatcher *dispatcher, BridgeClipboard *clipboard)
+{
+  dispatcher->clipboard = clipboard;
+}
+
 guint
 bridge_dispatcher_get_pending_count (BridgeDispatcher *dispatcher)
 {
@@ -318,6 +326,13 @@ handle_event (BridgeDispatcher *dispatcher, JsonObject *event)
         g_warning ("dropping a host event whose name is not a string");
       return;
     }
+  if (qga_clipboard_is_event (name))
+    {
+      if (dispatcher->clipboard != NULL)
+        bridge_clipboard_handle_event (dispatcher->clipboard, name,
+                                       data && JSON_NODE_HOLDS_OBJECT (data) ? json_node_get_object (data) : NULL);
+      return;
+    }
   data_json = data ? qga_wire_to_string (data) : g_strdup ("{}");
   if (QGA_DEBUG_ENABLED ())
     g_debug ("host event %s", name);
@@ -342,7 +357,7 @@ on_message (BridgeChannel *channel, JsonNode *root, gpointer user_data)
     case QGA_WIRE_COMMAND:
     case QGA_WIRE_INVALID:
       {
-        g_autoptr(GBytes) line = bridge_commands_handle (root);
+        g_autoptr(GBytes) line = bridge_commands_handle (root, dispatcher->clipboard);
 
         reply_to_host (dispatcher, line);
       }

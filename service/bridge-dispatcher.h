@@ -55,4 +55,9 @@ void bridge_dispatcher_cancel_all (BridgeDispatcher *dispatcher, const GError *e
 
 guint bridge_dispatcher_get_pending_count (BridgeDispatcher *dispatcher);
 
+/* Where the host's clipboard messages go (never to "host-event"). Not a
+ * reference: the clipboard holds the dispatcher, and clears this. */
+typedef struct _BridgeClipboard BridgeClipboard;
+void bridge_dispatcher_set_clipboard (BridgeDispatcher *dispatcher, BridgeClipboard *clipboard);
+
 G_END_DECLS

@@ -11,6 +11,9 @@
 #include "bridge-agent.h"
 #include "bridge-channel.h"
 #include "bridge-clients.h"
+#include "bridge-clipboard.h"
+#include "bridge-sessions.h"
+#include "bridge-sessions-object.h"
 #include "bridge-config.h"
 #include "bridge-dispatcher.h"
 #include "qga-error.h"
@@ -25,6 +28,9 @@ typedef struct {
   BridgeDispatcher *dispatcher;
   BridgeClients *clients;
   BridgeAgent *agent;
+  BridgeSessions *sessions;
+  BridgeClipboard *clipboard;
+  BridgeSessionsObject *sessions_object;
   guint name_lost_id;
 } Bridge;
 
@@ -55,7 +61,8 @@ parse_bus (const char *option, const char *value, gpointer data, GError **error)
 
 static gboolean
 check_config (const BridgeConfig *config, gint64 max_message_size, gint64 max_queue_size,
-              gint max_pending, gint max_clients, GError **error)
+              gint max_pending, gint max_clients, gint max_agents, gint64 max_clipboard_size,
+              GError **error)
 {
   const char *problem = NULL;
 
@@ -69,6 +76,10 @@ check_config (const BridgeConfig *config, gint64 max_message_size, gint64 max_qu
     problem = "--max-pending must be between 1 and 65536";
   else if (max_clients < 1 || max_clients > 65536)
     problem = "--max-clients must be between 1 and 65536";
+  else if (max_agents < 1 || max_agents > 1024)
+    problem = "--max-agents must be between 1 and 1024";
+  else if (max_clipboard_size < 1 || max_clipboard_size > G_GINT64_CONSTANT (4) << 30)
+    problem = "--max-clipboard-size must be between 1 byte and 4 GiB";
   if (problem != NULL)
     g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, problem);
   return problem == NULL;
@@ -80,7 +91,8 @@ parse_options (BridgeConfig *config, int *argc, char ***argv, gboolean *show_ver
 {
   gint64 max_message_size = QGA_STREAM_DEFAULT_MAX_MESSAGE_SIZE;
   gint64 max_queue_size = QGA_STREAM_DEFAULT_MAX_QUEUE_SIZE;
-  gint max_pending = 64, max_clients = 256;
+  gint max_pending = 64, max_clients = 256, max_agents = BRIDGE_DEFAULT_MAX_AGENTS;
+  gint64 max_clipboard_size = QGA_CLIPBOARD_DEFAULT_MAX_SIZE;
   const GOptionEntry entries[] = {
     { "bus", 0, 0, G_OPTION_ARG_CALLBACK, parse_bus,
       "The bus to serve org.qemu.GuestAgent on: system (default) or session", "BUS" },
@@ -96,6 +108,10 @@ parse_options (BridgeConfig *config, int *argc, char ***argv, gboolean *show_ver
       "Most requests in flight per D-Bus client (default 64)", "N" },
     { "max-clients", 0, 0, G_OPTION_ARG_INT, &max_clients,
       "Most D-Bus clients tracked at once (default 256)", "N" },
+    { "max-agents", 0, 0, G_OPTION_ARG_INT, &max_agents,
+      "Most session agents registered at once (default 16)", "N" },
+    { "max-clipboard-size", 0, 0, G_OPTION_ARG_INT64, &max_clipboard_size,
+      "Largest clipboard content sent or accepted (default 256 MiB)", "BYTES" },
     { "replace", 'r', 0, G_OPTION_ARG_NONE, &config->replace,
       "Replace a running instance", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &config->verbose,
@@ -116,7 +132,9 @@ parse_options (BridgeConfig *config, int *argc, char ***argv, gboolean *show_ver
   g_option_context_set_description (context,
     "The host may send guest-sync, guest-sync-delimited, guest-ping and guest-info.\n"
     "Guest programs call Ping, GetHostInfo, Call and SendEvent, and receive\n"
-    "HostEvent signals. See qga-bridge(8) and docs/ in the source tree.\n");
+    "HostEvent signals. Session agents (qga-session) register through\n"
+    "org.qemu.GuestAgent.Sessions to sync the active session's clipboard.\n"
+    "See qga-bridge(8) and docs/ in the source tree.\n");
   if (!g_option_context_parse (context, argc, argv, error))
     return FALSE;
   if (*argc > 1)
@@ -125,8 +143,11 @@ parse_options (BridgeConfig *config, int *argc, char ***argv, gboolean *show_ver
                    "unexpected argument '%s'", (*argv)[1]);
       return FALSE;
     }
-  if (!check_config (config, max_message_size, max_queue_size, max_pending, max_clients, error))
+  if (!check_config (config, max_message_size, max_queue_size, max_pending, max_clients,
+                     max_agents, max_clipboard_size, error))
     return FALSE;
+  config->max_agents = max_agents;
+  config->max_clipboard_size = max_clipboard_size;
   config->max_message_size = max_message_size;
   config->max_queue_size = max_queue_size;
   config->max_pending = max_pending;
@@ -242,6 +263,14 @@ start (Bridge *bridge, GError **error)
                                          bridge->connection, BRIDGE_OBJECT_PATH, error))
     return FALSE;
 
+  bridge->sessions = bridge_sessions_new (bridge->connection, bridge->config.max_agents);
+  bridge->clipboard = bridge_clipboard_new (bridge->channel, bridge->dispatcher, bridge->sessions,
+                                            bridge->config.max_clipboard_size);
+  bridge->sessions_object = bridge_sessions_object_new (bridge->sessions, bridge->clipboard);
+  if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (bridge->sessions_object),
+                                         bridge->connection, BRIDGE_OBJECT_PATH, error))
+    return FALSE;
+
   request_name (bridge);
   return TRUE;
 }
@@ -259,6 +288,10 @@ stop (Bridge *bridge)
 
       bridge_dispatcher_cancel_all (bridge->dispatcher, error);
     }
+  if (bridge->clipboard != NULL)
+    g_object_run_dispose (G_OBJECT (bridge->clipboard));   /* answers its D-Bus callers */
+  if (bridge->sessions_object != NULL)
+    g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (bridge->sessions_object));
   if (bridge->agent != NULL)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (bridge->agent));
   if (bridge->connection != NULL)
@@ -266,6 +299,9 @@ stop (Bridge *bridge)
       g_signal_handlers_disconnect_by_data (bridge->connection, bridge);
       g_dbus_connection_flush_sync (bridge->connection, NULL, NULL);
     }
+  g_clear_object (&bridge->sessions_object);
+  g_clear_object (&bridge->clipboard);
+  g_clear_object (&bridge->sessions);
   g_clear_object (&bridge->agent);
   g_clear_object (&bridge->clients);
   g_clear_object (&bridge->dispatcher);

@@ -22,12 +22,14 @@ if ! "$make" -s -C "$builddir" install DESTDIR="$dest" prefix=/usr sysconfdir=/e
 fi
 rm -f "$dest.log"
 
-for f in /usr/sbin/qga-bridge /usr/bin/qga-host \
+for f in /usr/sbin/qga-bridge /usr/bin/qga-host /usr/bin/qga-session \
          /usr/share/dbus-1/system.d/org.qemu.GuestAgent.conf \
          /usr/share/dbus-1/system-services/org.qemu.GuestAgent.service \
+         /usr/share/dbus-1/services/org.qemu.GuestAgent.service \
          /usr/lib/systemd/system/qga-bridge.service \
          /usr/lib/udev/rules.d/60-qga-bridge.rules \
-         /usr/share/man/man8/qga-bridge.8 /usr/share/man/man1/qga-host.1; do
+         /usr/share/man/man8/qga-bridge.8 /usr/share/man/man1/qga-host.1 \
+         /usr/share/man/man1/qga-session.1; do
   check "installed $f" test -f "$dest$f"
 done
 
@@ -35,6 +37,14 @@ activation="$dest/usr/share/dbus-1/system-services/org.qemu.GuestAgent.service"
 check "activation file: Exec is the installed bridge" grep -qx 'Exec=/usr/sbin/qga-bridge' "$activation"
 check "activation file: runs as root" grep -qx 'User=root' "$activation"
 check "activation file: names the systemd unit" grep -qx 'SystemdService=qga-bridge.service' "$activation"
+
+# The session agent's: started by the user's own dbus-daemon, as that user.
+session_activation="$dest/usr/share/dbus-1/services/org.qemu.GuestAgent.service"
+check "session activation file: our bus name" grep -qx 'Name=org.qemu.GuestAgent' "$session_activation"
+check "session activation file: Exec is the installed qga-session" \
+  grep -qx 'Exec=/usr/bin/qga-session' "$session_activation"
+check "session activation file: no User= (a session service runs as its user)" \
+  bash -c "! grep -q '^User=' '$session_activation'"
 
 unit="$dest/usr/lib/systemd/system/qga-bridge.service"
 check "unit: Type=dbus with our BusName" \

@@ -261,8 +261,8 @@ test_guest_ping (Fixture *f, gconstpointer user_data)
 static void
 test_guest_info (Fixture *f, gconstpointer user_data)
 {
-  static const char *const expected[] = { "guest-info", "guest-ping", "guest-sync",
-                                          "guest-sync-delimited" };
+  static const char *const expected[] = { "guest-clipboard-request", "guest-info", "guest-ping",
+                                          "guest-sync", "guest-sync-delimited" };
   g_autoptr(JsonObject) reply = roundtrip (f, "{\"execute\":\"guest-info\",\"id\":\"i\"}\n");
   JsonObject *info;
   JsonArray *commands;
@@ -287,6 +287,8 @@ test_guest_info (Fixture *f, gconstpointer user_data)
     }
   for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
     g_assert_true (g_hash_table_contains (seen, expected[i]));
+  /* the clipboard capability (docs/CLIPBOARD.md §2), default max-size */
+  qt_assert_member_json (info, "clipboard", "{\"version\":1,\"max-size\":268435456}");
 }
 
 static void

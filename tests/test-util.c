@@ -254,12 +254,21 @@ proc_read_next (QtProc *proc)
 QtProc *
 qt_proc_spawn (const char *const *argv, gboolean pipes)
 {
+  return qt_proc_spawn_full (argv, pipes, NULL, NULL);
+}
+
+QtProc *
+qt_proc_spawn_full (const char *const *argv, gboolean pipes, const char *const *env,
+                    const char *const *prefix)
+{
   g_autoptr(GPtrArray) args = g_ptr_array_new ();
   g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *cmdline = NULL;
   QtProc *proc = g_new0 (QtProc, 1);
 
+  for (const char *const *p = prefix; p != NULL && *p != NULL; p++)
+    g_ptr_array_add (args, (gpointer) *p);
   for (char **w = wrapper_argv; w != NULL && *w != NULL; w++)
     g_ptr_array_add (args, *w);
   for (const char *const *a = argv; *a != NULL; a++)
@@ -272,6 +281,12 @@ qt_proc_spawn (const char *const *argv, gboolean pipes)
   if (!pipes)
     g_subprocess_launcher_take_stdout_fd (launcher, dup (STDERR_FILENO));
   g_subprocess_launcher_set_child_setup (launcher, child_setup, NULL, NULL);
+  for (const char *const *e = env; e != NULL && *e != NULL; e++)
+    {
+      g_auto(GStrv) pair = g_strsplit (*e, "=", 2);
+
+      g_subprocess_launcher_setenv (launcher, pair[0], pair[1] ? pair[1] : "", TRUE);
+    }
 
   cmdline = g_strjoinv (" ", (char **) args->pdata);
   proc->subprocess = g_subprocess_launcher_spawnv (launcher, (const char *const *) args->pdata,
@@ -315,7 +330,7 @@ qt_spawn_bridge (const char *socket_path, ...)
   va_list ap;
 
   g_ptr_array_add (args, bridge);
-  g_ptr_array_add (args, (gpointer) "--bus=session");
+  g_ptr_array_add (args, (gpointer) (qt_using_system_bus () ? "--bus=system" : "--bus=session"));
   g_ptr_array_add (args, channel);
   va_start (ap, socket_path);
   while ((arg = va_arg (ap, const char *)) != NULL)
@@ -485,6 +500,12 @@ qt_use_system_bus (void)
 {
   g_assert_null (shared_bus);
   bus_type = G_BUS_TYPE_SYSTEM;
+}
+
+gboolean
+qt_using_system_bus (void)
+{
+  return bus_type == G_BUS_TYPE_SYSTEM;
 }
 
 GDBusConnection *

@@ -74,7 +74,14 @@ typedef struct _QtProc QtProc;
  * otherwise stdin is /dev/null and stdout goes to our stderr. */
 QtProc *qt_proc_spawn (const char *const *argv, gboolean pipes);
 
-/* qga-bridge --bus=session --channel=unix:SOCKET_PATH EXTRA..., NULL-terminated. */
+/* The same with env ("NAME=VALUE" strings) added to our environment, and
+ * prefix (e.g. setpriv and its options) put before the wrapper; either
+ * may be NULL. */
+QtProc *qt_proc_spawn_full (const char *const *argv, gboolean pipes, const char *const *env,
+                            const char *const *prefix);
+
+/* qga-bridge --bus=session (or system, after qt_use_system_bus())
+ * --channel=unix:SOCKET_PATH EXTRA..., NULL-terminated. */
 QtProc *qt_spawn_bridge (const char *socket_path, ...) G_GNUC_NULL_TERMINATED;
 
 /* qga-host --socket=SOCKET_PATH [--listen] in serve mode, stdin/stdout piped. */
@@ -106,6 +113,7 @@ double qt_proc_cpu_seconds (int pid);
 /* Make the helpers use the system bus instead of the session bus; call
  * before any of them connects. */
 void qt_use_system_bus (void);
+gboolean qt_using_system_bus (void);
 
 /* The shared bus connection (owned by the helpers). */
 GDBusConnection *qt_bus (void);

@@ -58,6 +58,8 @@ static const struct {
   { QGA_ERROR_INVALID_REPLY, "InvalidReply" },
   { QGA_ERROR_PROTOCOL, "ProtocolError" },
   { QGA_ERROR_CANCELLED, "Cancelled" },
+  { QGA_ERROR_NO_DATA, "NoData" },
+  { QGA_ERROR_NOT_SUPPORTED, "NotSupported" },
 };
 
 static void

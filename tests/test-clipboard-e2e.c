@@ -1,0 +1,827 @@
+/* test-clipboard-e2e.c: the whole clipboard path, with every real part.
+ *
+ *   this program (as guest programs) ─session bus─ qga-session ─┐
+ *                                                   system bus ─ qga-bridge ─ unix socket ─ qga-host clipboard …
+ *   tests/fake-logind (sessions and who is active) ─────────────┘
+ *
+ * Each "user session" is a dbus-daemon of its own (tests/session-bus.conf)
+ * with a qga-session started in it; XDG_SESSION_ID tells fake-logind which
+ * session the agent is in. The system bus is the private one dbus-test-runner
+ * starts (tests/system-bus.conf, with our policy). qga-host runs as the
+ * host side, one command at a time, listening on the port's socket; the
+ * bridge connects to it as it would to QEMU's chardev.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gio/gunixfdlist.h>
+#include <glib/gstdio.h>
+#include <glib-unix.h>
+
+#include "test-util.h"
+
+#define CLIPBOARD_IFACE "org.qemu.GuestAgent.Clipboard"
+#define TEXT_TYPE "text/plain;charset=utf-8"
+#define PNG_TYPE "image/png"
+#define NOBODY 65534
+
+/* A 1x1 PNG: binary, with NUL bytes and bytes over 0x7f. */
+static const guint8 png_1x1[] = {
+  0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+  0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+  0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0,
+  0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+  0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+};
+
+/* --- content, compared by length and SHA-256 --- */
+
+static GBytes *
+make_content (gsize size, guint64 seed)
+{
+  guint8 *data = g_malloc (size);
+  guint64 x = seed | 1;
+
+  for (gsize i = 0; i < size; i++)
+    {
+      if (i % 8 == 0)
+        {
+          x ^= x << 13;
+          x ^= x >> 7;
+          x ^= x << 17;
+        }
+      data[i] = (guint8) (x >> ((i % 8) * 8));
+    }
+  return g_bytes_new_take (data, size);
+}
+
+static char *
+sha256_of_bytes (GBytes *bytes)
+{
+  return g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, bytes);
+}
+
+static char *
+sha256_of_file (const char *path, gsize *size)
+{
+  g_autoptr(GMappedFile) file = g_mapped_file_new (path, FALSE, NULL);
+  g_autoptr(GBytes) bytes = NULL;
+
+  if (file == NULL)
+    return NULL;
+  bytes = g_mapped_file_get_bytes (file);
+  *size = g_bytes_get_size (bytes);
+  return sha256_of_bytes (bytes);
+}
+
+/* --- one user session: its bus, its agent, and this program on it --- */
+
+typedef struct {
+  const char *id;          /* XDG_SESSION_ID */
+  int uid;                 /* -1: ours (root) */
+  GSubprocess *bus;
+  char *address;
+  QtProc *agent;
+  GDBusConnection *program;   /* this test, as a program of the session */
+  guint signal_id;
+  GPtrArray *signals;         /* "Member (args)" */
+  /* what the program supplies when the host pastes */
+  GBytes *content;
+  gsize supply_limit;         /* write this much, then vanish (G_MAXSIZE: all) */
+  GPtrArray *supplies;        /* FdCall */
+  GPtrArray *writers;         /* GThread */
+  int open_fd;                /* with supply_limit: the pipe, left open for the test to close */
+} Session;
+
+typedef struct {
+  char *port;
+  QtProc *logind;
+  QtProc *bridge;
+  Session *sessions[3];
+  guint n_sessions;
+} Fixture;
+
+typedef struct {
+  gboolean done;
+  GVariant *reply;
+  GError *error;
+} FdCall;
+
+static void
+fd_call_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  FdCall *call = user_data;
+
+  call->reply = g_dbus_connection_call_with_unix_fd_list_finish (G_DBUS_CONNECTION (source), NULL,
+                                                                 result, &call->error);
+  call->done = TRUE;
+}
+
+static FdCall *
+fd_call_start (GDBusConnection *connection, const char *method, GVariant *parameters, int fd)
+{
+  g_autoptr(GUnixFDList) list = g_unix_fd_list_new_from_array (&fd, 1);
+  FdCall *call = g_new0 (FdCall, 1);
+
+  g_dbus_connection_call_with_unix_fd_list (connection, QT_BUS_NAME, QT_OBJECT_PATH, CLIPBOARD_IFACE,
+                                            method, parameters, G_VARIANT_TYPE ("(t)"),
+                                            G_DBUS_CALL_FLAGS_NONE, G_MAXINT, list, NULL,
+                                            fd_call_cb, call);
+  return call;
+}
+
+static gboolean
+fd_call_is_done (gpointer data)
+{
+  return ((FdCall *) data)->done;
+}
+
+static void
+fd_call_wait (FdCall *call, guint timeout_ms)
+{
+  g_assert_true (qt_wait_until (fd_call_is_done, call, qt_ms (timeout_ms)));
+}
+
+static void
+fd_call_free (FdCall *call)
+{
+  g_clear_pointer (&call->reply, g_variant_unref);
+  g_clear_error (&call->error);
+  g_free (call);
+}
+
+/* A program writing its content into the pipe it supplied. */
+typedef struct {
+  int fd;
+  GBytes *content;
+  gsize limit;
+} Writer;
+
+static gpointer
+writer_thread (gpointer data)
+{
+  Writer *writer = data;
+  gsize size;
+  const guint8 *bytes = g_bytes_get_data (writer->content, &size);
+  gsize done = 0;
+
+  size = MIN (size, writer->limit);
+  while (done < size)
+    {
+      gssize n = write (writer->fd, bytes + done, size - done);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        break;
+      done += n;
+    }
+  close (writer->fd);
+  g_bytes_unref (writer->content);
+  g_free (writer);
+  return NULL;
+}
+
+static void
+on_program_signal (GDBusConnection *connection, const char *sender, const char *path,
+                   const char *interface, const char *member, GVariant *parameters,
+                   gpointer user_data)
+{
+  Session *session = user_data;
+  g_autofree char *text = g_variant_print (parameters, FALSE);
+
+  g_ptr_array_add (session->signals, g_strdup_printf ("%s %s", member, text));
+  if (g_str_equal (member, "DataRequested") && session->content != NULL)
+    {
+      Writer *writer = g_new0 (Writer, 1);
+      guint32 request_id;
+      int fds[2];
+
+      g_variant_get (parameters, "(&s&su)", NULL, NULL, &request_id);
+      g_assert_no_errno (pipe2 (fds, O_CLOEXEC));
+      g_ptr_array_add (session->supplies,
+                       fd_call_start (connection, "SupplyData", g_variant_new ("(uh)", request_id, 0),
+                                      fds[0]));
+      writer->fd = fds[1];
+      if (session->supply_limit != G_MAXSIZE)
+        {
+          /* the test closes it after it has left the bus, as a dying process would */
+          session->open_fd = fds[1];
+          writer->fd = dup (fds[1]);
+        }
+      writer->content = g_bytes_ref (session->content);
+      writer->limit = session->supply_limit;
+      g_ptr_array_add (session->writers, g_thread_new ("writer", writer_thread, writer));
+    }
+}
+
+/* Wait for a signal whose text starts with prefix; remove and return it. */
+static char *
+wait_signal (Session *session, const char *prefix, guint timeout_ms)
+{
+  gint64 deadline = qt_now_ms () + qt_ms (timeout_ms);
+
+  do
+    for (guint i = 0; i < session->signals->len; i++)
+      if (g_str_has_prefix (session->signals->pdata[i], prefix))
+        return g_ptr_array_steal_index (session->signals, i);
+  while (qt_iterate_until (deadline));
+  return NULL;
+}
+
+static guint
+count_signals (Session *session, const char *prefix, guint settle_ms)
+{
+  gint64 deadline = qt_now_ms () + qt_ms (settle_ms);
+  guint n = 0;
+
+  while (qt_iterate_until (deadline))
+    ;
+  for (guint i = 0; i < session->signals->len; i++)
+    n += g_str_has_prefix (session->signals->pdata[i], prefix);
+  return n;
+}
+
+static const char *const *
+as_user (int uid)
+{
+  static char uid_arg[32], gid_arg[32];
+  static const char *prefix[] = { "setpriv", uid_arg, gid_arg, "--clear-groups", NULL };
+
+  if (uid < 0)
+    return NULL;
+  g_snprintf (uid_arg, sizeof uid_arg, "--reuid=%d", uid);
+  g_snprintf (gid_arg, sizeof gid_arg, "--regid=%d", uid);
+  return prefix;
+}
+
+static void
+start_session_bus (Session *session)
+{
+  g_autofree char *config = g_build_filename (g_getenv ("QGA_TEST_SRCDIR"), "session-bus.conf", NULL);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDataInputStream) out = NULL;
+  const char *const *prefix = as_user (session->uid);
+  g_autofree char *config_arg = g_strdup_printf ("--config-file=%s", config);
+
+  for (const char *const *p = prefix; p != NULL && *p != NULL; p++)
+    g_ptr_array_add (argv, (gpointer) *p);
+  g_ptr_array_add (argv, (gpointer) "dbus-daemon");
+  g_ptr_array_add (argv, config_arg);
+  g_ptr_array_add (argv, (gpointer) "--nofork");
+  g_ptr_array_add (argv, (gpointer) "--print-address=1");
+  g_ptr_array_add (argv, NULL);
+  session->bus = g_subprocess_newv ((const char *const *) argv->pdata, G_SUBPROCESS_FLAGS_STDOUT_PIPE,
+                                    &error);
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (session->bus));
+  session->address = g_data_input_stream_read_line (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (session->address);
+}
+
+static Session *
+session_start (const char *id, int uid)
+{
+  Session *session = g_new0 (Session, 1);
+  g_autofree char *bus_env = NULL;
+  g_autofree char *id_env = g_strdup_printf ("XDG_SESSION_ID=%s", id);
+  g_autofree char *agent_path = g_strdup (g_getenv ("QGA_SESSION"));
+  g_autoptr(GError) error = NULL;
+  const char *argv[] = { agent_path, "--verbose", NULL };
+  const char *env[3];
+  gint64 deadline;
+
+  session->id = id;
+  session->uid = uid;
+  session->signals = g_ptr_array_new_with_free_func (g_free);
+  session->supplies = g_ptr_array_new_with_free_func ((GDestroyNotify) fd_call_free);
+  session->writers = g_ptr_array_new ();
+  session->supply_limit = G_MAXSIZE;
+  session->open_fd = -1;
+  start_session_bus (session);
+  bus_env = g_strdup_printf ("DBUS_SESSION_BUS_ADDRESS=%s", session->address);
+  env[0] = bus_env;
+  env[1] = id_env;
+  env[2] = NULL;
+  session->agent = qt_proc_spawn_full (argv, FALSE, env, as_user (uid));
+  session->program = g_dbus_connection_new_for_address_sync (session->address,
+                                                             G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                             G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                                             NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_dbus_connection_set_exit_on_close (session->program, FALSE);
+  session->signal_id = g_dbus_connection_signal_subscribe (session->program, NULL, CLIPBOARD_IFACE,
+                                                           NULL, QT_OBJECT_PATH, NULL,
+                                                           G_DBUS_SIGNAL_FLAGS_NONE,
+                                                           on_program_signal, session, NULL);
+  /* wait for the agent to own its name on the session bus */
+  deadline = qt_now_ms () + qt_ms (10000);
+  for (;;)
+    {
+      g_autoptr(GVariant) reply =
+        g_dbus_connection_call_sync (session->program, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                     "org.freedesktop.DBus", "NameHasOwner",
+                                     g_variant_new ("(s)", QT_BUS_NAME), G_VARIANT_TYPE ("(b)"),
+                                     G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+      gboolean owned = FALSE;
+
+      if (reply != NULL)
+        g_variant_get (reply, "(b)", &owned);
+      if (owned)
+        break;
+      g_assert_cmpint (qt_now_ms (), <, deadline);
+      g_assert_false (qt_proc_exited (session->agent));
+      g_usleep (20000);
+    }
+  return session;
+}
+
+static void
+session_stop (Session *session)
+{
+  for (guint i = 0; i < session->writers->len; i++)
+    g_thread_join (session->writers->pdata[i]);
+  g_ptr_array_unref (session->writers);
+  g_dbus_connection_signal_unsubscribe (session->program, session->signal_id);
+  g_dbus_connection_close_sync (session->program, NULL, NULL);
+  g_object_unref (session->program);
+  qt_proc_stop (session->agent);
+  g_subprocess_send_signal (session->bus, SIGTERM);
+  g_subprocess_wait (session->bus, NULL, NULL);
+  g_object_unref (session->bus);
+  g_ptr_array_unref (session->signals);
+  g_ptr_array_unref (session->supplies);
+  g_clear_pointer (&session->content, g_bytes_unref);
+  g_free (session->address);
+  g_free (session);
+}
+
+/* --- the guest program's calls --- */
+
+static guint32
+program_grab (Session *session, const char *selection, const char *const *types)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply =
+    g_dbus_connection_call_sync (session->program, QT_BUS_NAME, QT_OBJECT_PATH, CLIPBOARD_IFACE,
+                                 "Grab", g_variant_new ("(s^as)", selection, types),
+                                 G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, qt_ms (30000),
+                                 NULL, &error);
+  guint32 serial;
+
+  g_assert_no_error (error);
+  g_variant_get (reply, "(u)", &serial);
+  return serial;
+}
+
+/* A Read into a pipe, drained on the main loop into a checksum. */
+typedef struct {
+  FdCall *call;
+  int fd;
+  guint watch;
+  GChecksum *checksum;
+  gsize size;
+  gboolean eof;
+} Reading;
+
+static gboolean
+reading_readable (gint fd, GIOCondition condition, gpointer user_data)
+{
+  Reading *reading = user_data;
+  guint8 buffer[65536];
+  gssize n = read (fd, buffer, sizeof buffer);
+
+  if (n > 0)
+    {
+      g_checksum_update (reading->checksum, buffer, n);
+      reading->size += n;
+      return G_SOURCE_CONTINUE;
+    }
+  if (n < 0 && errno == EAGAIN)
+    return G_SOURCE_CONTINUE;
+  reading->eof = TRUE;
+  reading->watch = 0;
+  return G_SOURCE_REMOVE;
+}
+
+static Reading *
+program_read_start (Session *session, const char *selection, const char *type)
+{
+  Reading *reading = g_new0 (Reading, 1);
+  int fds[2];
+
+  g_assert_no_errno (pipe2 (fds, O_CLOEXEC | O_NONBLOCK));
+  reading->fd = fds[0];
+  reading->checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  reading->watch = g_unix_fd_add (fds[0], G_IO_IN | G_IO_HUP, reading_readable, reading);
+  reading->call = fd_call_start (session->program, "Read",
+                                 g_variant_new ("(ssh)", selection, type, 0), fds[1]);
+  return reading;
+}
+
+static gboolean
+reading_is_done (gpointer data)
+{
+  Reading *reading = data;
+
+  return reading->call->done && (reading->call->error != NULL || reading->eof);
+}
+
+/* Wait for the end; the error, if the Read failed. */
+static void
+reading_finish (Reading *reading, guint timeout_ms)
+{
+  g_assert_true (qt_wait_until (reading_is_done, reading, qt_ms (timeout_ms)));
+}
+
+static void
+reading_free (Reading *reading)
+{
+  if (reading->watch != 0)
+    g_source_remove (reading->watch);
+  close (reading->fd);
+  g_checksum_free (reading->checksum);
+  fd_call_free (reading->call);
+  g_free (reading);
+}
+
+/* The Read succeeded with exactly content. */
+static void
+assert_read (Reading *reading, GBytes *content)
+{
+  g_autofree char *expected = sha256_of_bytes (content);
+  guint64 bytes;
+
+  reading_finish (reading, 120000);
+  g_assert_no_error (reading->call->error);
+  g_variant_get (reading->call->reply, "(t)", &bytes);
+  g_assert_cmpuint (bytes, ==, g_bytes_get_size (content));
+  g_assert_cmpuint (reading->size, ==, g_bytes_get_size (content));
+  g_assert_cmpstr (g_checksum_get_string (reading->checksum), ==, expected);
+}
+
+/* --- the host: qga-host commands on the port's socket --- */
+
+static QtProc *
+host_start (Fixture *f, const char *const *args)
+{
+  g_autofree char *socket_arg = g_strdup_printf ("--socket=%s", f->port);
+  g_autofree char *host = g_strdup (g_getenv ("QGA_HOST"));
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+
+  g_ptr_array_add (argv, host);
+  g_ptr_array_add (argv, socket_arg);
+  g_ptr_array_add (argv, (gpointer) "--listen");
+  g_ptr_array_add (argv, (gpointer) "--timeout=60");
+  for (const char *const *a = args; *a != NULL; a++)
+    g_ptr_array_add (argv, (gpointer) *a);
+  g_ptr_array_add (argv, NULL);
+  return qt_proc_spawn ((const char *const *) argv->pdata, TRUE);
+}
+
+/* Run a qga-host command to its end; its exit status. */
+static int
+host_run (Fixture *f, const char *const *args)
+{
+  return qt_proc_wait_exit (host_start (f, args), qt_ms (120000));
+}
+
+/* qga-host clipboard get into a file: the file's checksum, or NULL. */
+static char *
+host_get (Fixture *f, const char *selection, const char *type, gsize *size, int *status)
+{
+  g_autofree char *path = qt_tmp_path ("get");
+  g_autofree char *selection_arg = g_strdup_printf ("--selection=%s", selection);
+  g_autofree char *type_arg = g_strdup_printf ("--type=%s", type);
+  const char *args[] = { selection_arg, type_arg, "clipboard", "get", path, NULL };
+  char *sum;
+
+  *status = host_run (f, args);
+  sum = sha256_of_file (path, size);
+  g_unlink (path);
+  return sum;
+}
+
+/* qga-host clipboard set, serving content until stopped; the guest has
+ * seen the grab when this returns. */
+static QtProc *
+host_set (Fixture *f, Session *active, const char *selection, const char *type, GBytes *content)
+{
+  g_autofree char *path = qt_tmp_path ("set");
+  g_autofree char *selection_arg = g_strdup_printf ("--selection=%s", selection);
+  g_autofree char *type_arg = g_strdup_printf ("--type=%s", type);
+  const char *args[] = { selection_arg, type_arg, "clipboard", "set", path, NULL };
+  g_autofree char *grabbed = NULL;
+  g_autofree char *expected = g_strdup_printf ("HostGrabbed ('%s', ['%s']", selection, type);
+  QtProc *host;
+
+  g_assert_true (g_file_set_contents (path, g_bytes_get_data (content, NULL),
+                                      g_bytes_get_size (content), NULL));
+  host = host_start (f, args);
+  grabbed = wait_signal (active, expected, 30000);
+  g_assert_nonnull (grabbed);
+  return host;
+}
+
+/* --- fixture --- */
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  const char *logind_argv[] = {
+    g_getenv ("QGA_FAKE_LOGIND"), "--session", "s1:active:seat0", "--session", "s2:inactive:seat0",
+    "--session", "s3:active:", NULL
+  };
+
+  g_assert_true (qt_wait_name_owned (QT_BUS_NAME, FALSE, qt_ms (5000)));
+  f->logind = qt_proc_spawn (logind_argv, TRUE);
+  g_assert_true (qt_wait_name_owned ("org.freedesktop.login1", TRUE, qt_ms (5000)));
+  f->port = qt_tmp_path ("port");
+  f->bridge = qt_spawn_bridge (f->port, "--verbose", NULL);
+  g_assert_true (qt_wait_name_owned (QT_BUS_NAME, TRUE, qt_ms (10000)));
+  f->sessions[f->n_sessions++] = session_start ("s1", -1);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  for (guint i = 0; i < f->n_sessions; i++)
+    session_stop (f->sessions[i]);
+  qt_proc_stop (f->bridge);
+  qt_proc_stop (f->logind);
+  g_unlink (f->port);
+  g_free (f->port);
+  g_assert_true (qt_wait_name_owned (QT_BUS_NAME, FALSE, qt_ms (5000)));
+}
+
+/* --- tests --- */
+
+static void
+guest_to_host (Fixture *f, const char *type, GBytes *content)
+{
+  Session *s = f->sessions[0];
+  const char *types[] = { type, NULL };
+  g_autofree char *expected = sha256_of_bytes (content);
+  g_autofree char *got = NULL;
+  gsize size = 0;
+  int status;
+
+  g_clear_pointer (&s->content, g_bytes_unref);
+  s->content = g_bytes_ref (content);
+  program_grab (s, "clipboard", types);
+  got = host_get (f, "clipboard", type, &size, &status);
+  g_assert_cmpint (status, ==, 0);
+  g_assert_cmpuint (size, ==, g_bytes_get_size (content));
+  g_assert_cmpstr (got, ==, expected);
+  g_assert_cmpuint (s->supplies->len, ==, 1);
+  fd_call_wait (s->supplies->pdata[0], 30000);
+  g_assert_no_error (((FdCall *) s->supplies->pdata[0])->error);
+  g_ptr_array_set_size (s->supplies, 0);
+}
+
+static void
+host_to_guest (Fixture *f, const char *type, GBytes *content)
+{
+  Session *s = f->sessions[0];
+  QtProc *host = host_set (f, s, "clipboard", type, content);
+  Reading *reading = program_read_start (s, "clipboard", type);
+
+  assert_read (reading, content);
+  reading_free (reading);
+  qt_proc_stop (host);
+}
+
+static void
+test_text (Fixture *f, gconstpointer data)
+{
+  static const char guest_text[] = "copied in the guest: h\xc3\xa9llo w\xc3\xb6rld \xe2\x9c\x93";
+  static const char host_text[] = "copied on the host: \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x93\x8b";
+  g_autoptr(GBytes) from_guest = g_bytes_new_static (guest_text, strlen (guest_text));
+  g_autoptr(GBytes) from_host = g_bytes_new_static (host_text, strlen (host_text));
+
+  guest_to_host (f, TEXT_TYPE, from_guest);
+  host_to_guest (f, TEXT_TYPE, from_host);
+}
+
+static void
+test_png (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GBytes) png = g_bytes_new_static (png_1x1, sizeof png_1x1);
+
+  guest_to_host (f, PNG_TYPE, png);
+  host_to_guest (f, PNG_TYPE, png);
+}
+
+/* 64 MiB each way (8 MiB under valgrind, which is 50 times slower). */
+static void
+test_large (Fixture *f, gconstpointer data)
+{
+  gsize size = qt_under_wrapper () ? 8 * 1024 * 1024 : 64 * 1024 * 1024;
+  g_autoptr(GBytes) up = make_content (size, 11);
+  g_autoptr(GBytes) down = make_content (size, 12);
+
+  guest_to_host (f, "application/octet-stream", up);
+  host_to_guest (f, "application/octet-stream", down);
+}
+
+/* Four guest programs read the host's content at the same time. */
+static void
+test_concurrent (Fixture *f, gconstpointer data)
+{
+  Session *s = f->sessions[0];
+  g_autoptr(GBytes) content = make_content (3 * 1024 * 1024 + 5, 21);
+  QtProc *host = host_set (f, s, "clipboard", TEXT_TYPE, content);
+  Reading *readings[4];
+
+  for (guint i = 0; i < G_N_ELEMENTS (readings); i++)
+    readings[i] = program_read_start (s, "clipboard", TEXT_TYPE);
+  for (guint i = 0; i < G_N_ELEMENTS (readings); i++)
+    {
+      assert_read (readings[i], content);
+      reading_free (readings[i]);
+    }
+  qt_proc_stop (host);
+}
+
+/* One copy makes exactly one grab on the other side, and nothing comes
+ * back: the guest's grab is seen once by qga-host clipboard watch, and the
+ * host's grab reaches the guest once without the guest grabbing back
+ * (which would end clipboard set). */
+static void
+test_no_echo (Fixture *f, gconstpointer data)
+{
+  Session *s = f->sessions[0];
+  const char *types[] = { TEXT_TYPE, NULL };
+  const char *watch_args[] = { "clipboard", "watch", NULL };
+  g_autoptr(GBytes) content = g_bytes_new_static ("x", 1);
+  g_autoptr(JsonObject) line = NULL;
+  g_autoptr(JsonObject) extra = NULL;
+  QtProc *watch = host_start (f, watch_args);
+  QtProc *host;
+
+  g_assert_cmpuint (program_grab (s, "primary", types), >=, 1);
+  line = qt_proc_next_json (watch, qt_ms (30000));
+  g_assert_nonnull (line);
+  g_assert_cmpstr (json_object_get_string_member (line, "event"), ==, "grab");
+  g_assert_cmpstr (json_object_get_string_member (line, "selection"), ==, "primary");
+  extra = qt_proc_next_json (watch, qt_ms (1000));
+  g_assert_null (extra);
+  qt_proc_stop (watch);
+
+  host = host_set (f, s, "clipboard", TEXT_TYPE, content);
+  g_assert_cmpuint (count_signals (s, "HostGrabbed", 1000), ==, 0);   /* the one was taken */
+  g_assert_false (qt_proc_exited (host));
+  qt_proc_stop (host);
+}
+
+static void
+assert_read_denied (Session *session)
+{
+  Reading *reading = program_read_start (session, "clipboard", TEXT_TYPE);
+
+  reading_finish (reading, 30000);
+  qt_assert_dbus_error (reading->call->error, "org.freedesktop.DBus.Error.AccessDenied", NULL);
+  reading_free (reading);
+}
+
+/* Only the active session's agent hears of the host's clipboard: an
+ * inactive session and another user's seatless session get nothing and
+ * are refused; switching the active session moves it. */
+static void
+test_inactive_and_other_user (Fixture *f, gconstpointer data)
+{
+  Session *active = f->sessions[0];
+  Session *inactive = f->sessions[f->n_sessions++] = session_start ("s2", -1);
+  Session *other = f->sessions[f->n_sessions++] = session_start ("s3", NOBODY);
+  g_autoptr(GBytes) content = g_bytes_new_static ("secret", 6);
+  g_autofree char *grabbed = NULL;
+  QtProc *host;
+  Reading *reading;
+
+  /* both registered before the host grabs */
+  assert_read_denied (inactive);
+  assert_read_denied (other);
+  host = host_set (f, active, "clipboard", TEXT_TYPE, content);
+  g_assert_cmpuint (count_signals (inactive, "HostGrabbed", 500), ==, 0);
+  g_assert_cmpuint (count_signals (other, "HostGrabbed", 0), ==, 0);
+  assert_read_denied (inactive);
+  assert_read_denied (other);
+
+  /* the user switches to s2 */
+  qt_proc_write_line (f->logind, "active s1 no");
+  qt_proc_write_line (f->logind, "active s2 yes");
+  grabbed = wait_signal (inactive, "HostGrabbed ('clipboard'", 10000);
+  g_assert_nonnull (grabbed);
+  g_free (wait_signal (active, "HostReleased ('clipboard'", 10000));
+  reading = program_read_start (inactive, "clipboard", TEXT_TYPE);
+  assert_read (reading, content);
+  reading_free (reading);
+  assert_read_denied (active);
+  g_assert_cmpuint (count_signals (other, "HostGrabbed", 0), ==, 0);
+  qt_proc_stop (host);
+}
+
+/* The guest program that owns the selection dies half way through its
+ * content: the host's paste fails and writes no file; the next one works. */
+static void
+test_owner_vanishes (Fixture *f, gconstpointer data)
+{
+  Session *s = f->sessions[0];
+  const char *types[] = { TEXT_TYPE, NULL };
+  g_autoptr(GBytes) content = make_content (1024 * 1024, 31);
+  g_autofree char *got = NULL;
+  gsize size = 0;
+  int status;
+
+  s->content = g_bytes_ref (content);
+  s->supply_limit = 300 * 1024;
+  program_grab (s, "clipboard", types);
+  {
+    const char *args[] = { "--type=" TEXT_TYPE, "clipboard", "get", "/dev/null", NULL };
+    QtProc *host = host_start (f, args);
+    gint64 deadline = qt_now_ms () + qt_ms (30000);
+
+    while (s->writers->len == 0 && qt_iterate_until (deadline))
+      ;
+    g_assert_cmpuint (s->writers->len, ==, 1);
+    g_thread_join (g_ptr_array_steal_index (s->writers, 0));
+    /* the program dies: its bus connection and its pipe close */
+    g_dbus_connection_close_sync (s->program, NULL, NULL);
+    close (s->open_fd);
+    s->open_fd = -1;
+    status = qt_proc_wait_exit (host, qt_ms (60000));
+    g_assert_cmpint (status, ==, 1);
+  }
+  /* a new program on the session bus grabs again; the paste works */
+  g_dbus_connection_signal_unsubscribe (s->program, s->signal_id);
+  g_object_unref (s->program);
+  g_ptr_array_set_size (s->supplies, 0);
+  s->program = g_dbus_connection_new_for_address_sync (s->address,
+                                                       G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                       G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                                       NULL, NULL, NULL);
+  g_assert_nonnull (s->program);
+  s->signal_id = g_dbus_connection_signal_subscribe (s->program, NULL, CLIPBOARD_IFACE, NULL,
+                                                     QT_OBJECT_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                                     on_program_signal, s, NULL);
+  s->supply_limit = G_MAXSIZE;
+  program_grab (s, "clipboard", types);
+  got = host_get (f, "clipboard", TEXT_TYPE, &size, &status);
+  g_assert_cmpint (status, ==, 0);
+  g_assert_cmpuint (size, ==, g_bytes_get_size (content));
+}
+
+/* The host goes away in the middle of a Read: the reader gets an error,
+ * and the next paste works. */
+static void
+test_host_disconnect (Fixture *f, gconstpointer data)
+{
+  Session *s = f->sessions[0];
+  g_autoptr(GBytes) big = make_content (qt_under_wrapper () ? 4 << 20 : 32 << 20, 41);
+  g_autoptr(GBytes) small = g_bytes_new_static ("after", 5);
+  QtProc *host = host_set (f, s, "clipboard", TEXT_TYPE, big);
+  Reading *reading = program_read_start (s, "clipboard", TEXT_TYPE);
+  gint64 deadline = qt_now_ms () + qt_ms (30000);
+
+  while (reading->size == 0 && qt_iterate_until (deadline))
+    ;
+  g_assert_cmpuint (reading->size, >, 0);
+  kill (qt_proc_pid (host), SIGKILL);
+  reading_finish (reading, 30000);
+  g_assert_nonnull (reading->call->error);
+  qt_assert_dbus_error (reading->call->error, "org.qemu.GuestAgent.Error.HostDisconnected", NULL);
+  g_assert_cmpuint (reading->size, <, g_bytes_get_size (big));
+  reading_free (reading);
+  (void) qt_proc_wait_exit (host, qt_ms (5000));
+
+  host_to_guest (f, TEXT_TYPE, small);
+}
+
+int
+main (int argc, char **argv)
+{
+  qt_init (&argc, &argv);
+  qt_use_system_bus ();
+  if (geteuid () != 0)
+    {
+      g_test_skip ("needs root: the test runs agents as another user and owns system bus names");
+      return qt_run ();
+    }
+#define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+  ADD ("/clipboard-e2e/text", test_text);
+  ADD ("/clipboard-e2e/png", test_png);
+  ADD ("/clipboard-e2e/large", test_large);
+  ADD ("/clipboard-e2e/concurrent", test_concurrent);
+  ADD ("/clipboard-e2e/no-echo", test_no_echo);
+  ADD ("/clipboard-e2e/inactive-and-other-user", test_inactive_and_other_user);
+  ADD ("/clipboard-e2e/owner-vanishes", test_owner_vanishes);
+  ADD ("/clipboard-e2e/host-disconnect", test_host_disconnect);
+  return qt_run ();
+}
