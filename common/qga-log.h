@@ -32,6 +32,11 @@ typedef struct {
  * that a flood costs no formatting either. */
 gboolean qga_rate_limit_allow (QgaRateLimit *limit);
 
+/* g_warning (...) if limit allows it; otherwise the message is counted and
+ * not even formatted. */
+#define qga_rate_limited_warning(limit, ...) \
+  G_STMT_START { if (qga_rate_limit_allow (limit)) g_warning (__VA_ARGS__); } G_STMT_END
+
 /* Log any pending summary and stop its timer. */
 void qga_rate_limit_clear (QgaRateLimit *limit);
 

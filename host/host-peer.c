@@ -27,19 +27,7 @@ static guint signals[N_SIGNALS];
 
 G_DEFINE_TYPE (HostPeer, host_peer, G_TYPE_OBJECT)
 
-static void G_GNUC_PRINTF (2, 3)
-warn_bad_input (HostPeer *peer, const char *format, ...)
-{
-  va_list args;
-  g_autofree char *text = NULL;
-
-  if (!qga_rate_limit_allow (&peer->bad_input_limit))
-    return;
-  va_start (args, format);
-  text = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_warning ("%s", text);
-}
+#define warn_bad_input(peer, ...) qga_rate_limited_warning (&(peer)->bad_input_limit, __VA_ARGS__)
 
 /* --- incoming --- */
 

@@ -77,19 +77,8 @@ supply_free (Supply *supply)
   g_free (supply);
 }
 
-static void G_GNUC_PRINTF (2, 3)
-warn_host_input (BridgeClipboard *clipboard, const char *format, ...)
-{
-  g_autofree char *message = NULL;
-  va_list args;
-
-  if (!qga_rate_limit_allow (&clipboard->bad_input_limit))
-    return;
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_warning ("clipboard: %s", message);
-}
+#define warn_host_input(clipboard, ...) \
+  qga_rate_limited_warning (&(clipboard)->bad_input_limit, "clipboard: " __VA_ARGS__)
 
 /* --- sending --- */
 

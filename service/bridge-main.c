@@ -16,6 +16,7 @@
 #include "bridge-sessions-object.h"
 #include "bridge-config.h"
 #include "bridge-dispatcher.h"
+#include "qga-bus-name.h"
 #include "qga-error.h"
 #include "qga-stream.h"
 
@@ -31,7 +32,7 @@ typedef struct {
   BridgeSessions *sessions;
   BridgeClipboard *clipboard;
   BridgeSessionsObject *sessions_object;
-  guint name_lost_id;
+  QgaBusName *name;
 } Bridge;
 
 static void
@@ -157,74 +158,29 @@ parse_options (BridgeConfig *config, int *argc, char ***argv, gboolean *show_ver
   return TRUE;
 }
 
-/* RequestName's replies (DBUS_REQUEST_NAME_REPLY_*) */
-enum { NAME_PRIMARY_OWNER = 1, NAME_IN_QUEUE = 2, NAME_EXISTS = 3, NAME_ALREADY_OWNER = 4 };
-enum { NAME_FLAG_ALLOW_REPLACEMENT = 1, NAME_FLAG_REPLACE_EXISTING = 2, NAME_FLAG_DO_NOT_QUEUE = 4 };
-
 static void
-on_name_lost (GDBusConnection *connection, const char *sender, const char *path,
-              const char *interface, const char *member, GVariant *parameters,
-              gpointer user_data)
-{
-  g_message ("replaced by another instance: exiting");
-  quit (user_data, EXIT_SUCCESS);
-}
-
-static void
-on_name_acquired (Bridge *bridge)
-{
-  g_message ("serving %s on the %s bus, channel %s", BRIDGE_BUS_NAME,
-             bridge->config.bus_type == G_BUS_TYPE_SYSTEM ? "system" : "session",
-             bridge->config.channel_spec);
-  bridge->name_lost_id =
-    g_dbus_connection_signal_subscribe (bridge->connection, "org.freedesktop.DBus",
-                                        "org.freedesktop.DBus", "NameLost",
-                                        "/org/freedesktop/DBus", BRIDGE_BUS_NAME,
-                                        G_DBUS_SIGNAL_FLAGS_NONE, on_name_lost, bridge, NULL);
-  bridge_channel_start (bridge->channel);
-}
-
-/* RequestName is called directly, rather than through g_bus_own_name(), so
- * that a refusal can say why: the bus's own error text names the policy. */
-static void
-request_name_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+on_name_event (QgaBusNameEvent event, const char *message, gpointer user_data)
 {
   Bridge *bridge = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source),
-                                                             result, &error);
-  guint32 code = 0;
 
-  if (reply == NULL)
+  switch (event)
     {
-      g_dbus_error_strip_remote_error (error);
-      g_printerr ("qga-bridge: cannot own %s: %s\n", BRIDGE_BUS_NAME, error->message);
+    case QGA_BUS_NAME_ACQUIRED:
+      g_message ("serving %s on the %s bus, channel %s", BRIDGE_BUS_NAME,
+                 bridge->config.bus_type == G_BUS_TYPE_SYSTEM ? "system" : "session",
+                 bridge->config.channel_spec);
+      bridge_channel_start (bridge->channel);
+      break;
+    case QGA_BUS_NAME_REFUSED:
+      g_printerr ("qga-bridge: %s\n", message);
       quit (bridge, EXIT_FAILURE);
-      return;
+      break;
+    case QGA_BUS_NAME_LOST:
+    default:
+      g_message ("%s: exiting", message);
+      quit (bridge, EXIT_SUCCESS);
+      break;
     }
-  g_variant_get (reply, "(u)", &code);
-  if (code == NAME_PRIMARY_OWNER || code == NAME_ALREADY_OWNER)
-    {
-      on_name_acquired (bridge);
-      return;
-    }
-  g_printerr ("qga-bridge: cannot own %s: another process owns it%s\n", BRIDGE_BUS_NAME,
-              bridge->config.replace ? " and does not allow replacement"
-                                     : " (use --replace to take it over)");
-  quit (bridge, EXIT_FAILURE);
-}
-
-static void
-request_name (Bridge *bridge)
-{
-  guint32 flags = NAME_FLAG_ALLOW_REPLACEMENT | NAME_FLAG_DO_NOT_QUEUE;
-
-  if (bridge->config.replace)
-    flags |= NAME_FLAG_REPLACE_EXISTING;
-  g_dbus_connection_call (bridge->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                          "org.freedesktop.DBus", "RequestName",
-                          g_variant_new ("(su)", BRIDGE_BUS_NAME, flags), G_VARIANT_TYPE ("(u)"),
-                          G_DBUS_CALL_FLAGS_NONE, -1, NULL, request_name_cb, bridge);
 }
 
 static void
@@ -271,7 +227,8 @@ start (Bridge *bridge, GError **error)
                                          bridge->connection, BRIDGE_OBJECT_PATH, error))
     return FALSE;
 
-  request_name (bridge);
+  bridge->name = qga_bus_name_own (bridge->connection, BRIDGE_BUS_NAME, bridge->config.replace,
+                                   on_name_event, bridge);
   return TRUE;
 }
 
@@ -279,8 +236,7 @@ start (Bridge *bridge, GError **error)
 static void
 stop (Bridge *bridge)
 {
-  if (bridge->name_lost_id != 0)
-    g_dbus_connection_signal_unsubscribe (bridge->connection, bridge->name_lost_id);
+  g_clear_pointer (&bridge->name, qga_bus_name_free);
   if (bridge->dispatcher != NULL)
     {
       g_autoptr(GError) error = g_error_new_literal (QGA_ERROR, QGA_ERROR_CANCELLED,

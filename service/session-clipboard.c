@@ -674,21 +674,17 @@ check_request (SessionClipboard *clipboard, GDBusMethodInvocation *invocation, g
   return FALSE;
 }
 
+/* SupplyData's and Read's reply: the bridge's (t), or its error. */
 static void
-supply_data_done (SessionClipboard *clipboard, GVariant *reply, const GError *error,
-                  gpointer data)
+bytes_done (SessionClipboard *clipboard, GVariant *reply, const GError *error, gpointer data)
 {
   g_autoptr(Forward) forward = data;
-  guint64 bytes;
 
   forward_end (clipboard, forward);
   if (error != NULL)
-    {
-      return_bridge_error (forward->invocation, error, NULL);
-      return;
-    }
-  g_variant_get (reply, "(t)", &bytes);
-  qga_guest_agent_clipboard_complete_supply_data (NULL, forward->invocation, bytes);
+    return_bridge_error (forward->invocation, error, NULL);
+  else
+    g_dbus_method_invocation_return_value (forward->invocation, reply);
 }
 
 static void
@@ -757,7 +753,7 @@ handle_supply_data (QgaGuestAgentClipboard *iface, GDBusMethodInvocation *invoca
     }
   g_hash_table_remove (clipboard->requests, GUINT_TO_POINTER (request_id));
   bridge_call (clipboard, "SupplyData", g_variant_new ("(uh)", request_id, 0),
-               G_VARIANT_TYPE ("(t)"), relay_fds, TRANSFER_TIMEOUT_MS, supply_data_done, forward);
+               G_VARIANT_TYPE ("(t)"), relay_fds, TRANSFER_TIMEOUT_MS, bytes_done, forward);
   return TRUE;
 }
 
@@ -792,22 +788,6 @@ handle_supply_error (QgaGuestAgentClipboard *iface, GDBusMethodInvocation *invoc
   bridge_call (clipboard, "SupplyError", g_dbus_method_invocation_get_parameters (invocation),
                NULL, NULL, -1, supply_error_done, forward);
   return TRUE;
-}
-
-static void
-read_done (SessionClipboard *clipboard, GVariant *reply, const GError *error, gpointer data)
-{
-  g_autoptr(Forward) forward = data;
-  guint64 bytes;
-
-  forward_end (clipboard, forward);
-  if (error != NULL)
-    {
-      return_bridge_error (forward->invocation, error, NULL);
-      return;
-    }
-  g_variant_get (reply, "(t)", &bytes);
-  qga_guest_agent_clipboard_complete_read (NULL, forward->invocation, bytes);
 }
 
 static gboolean
@@ -846,7 +826,7 @@ handle_read (QgaGuestAgentClipboard *iface, GDBusMethodInvocation *invocation,
   if (forward == NULL)
     return TRUE;
   bridge_call (clipboard, "Read", g_variant_new ("(ssh)", selection_name, type, 0),
-               G_VARIANT_TYPE ("(t)"), fds, TRANSFER_TIMEOUT_MS, read_done, forward);
+               G_VARIANT_TYPE ("(t)"), fds, TRANSFER_TIMEOUT_MS, bytes_done, forward);
   return TRUE;
 }
 
@@ -911,22 +891,12 @@ method_call (GDBusConnection *connection, const char *sender, const char *object
   dispatch (SESSION_CLIPBOARD (user_data), invocation);
 }
 
+/* The interface has no properties: method calls are all it takes. */
 static GDBusInterfaceVTable *
 get_vtable (GDBusInterfaceSkeleton *skeleton)
 {
-  static GDBusInterfaceVTable vtable;
-  static gsize initialized = 0;
+  static GDBusInterfaceVTable vtable = { .method_call = method_call };
 
-  if (g_once_init_enter (&initialized))
-    {
-      GDBusInterfaceVTable *generated =
-        G_DBUS_INTERFACE_SKELETON_CLASS (session_clipboard_parent_class)->get_vtable (skeleton);
-
-      vtable.method_call = method_call;
-      vtable.get_property = generated->get_property;
-      vtable.set_property = generated->set_property;
-      g_once_init_leave (&initialized, 1);
-    }
   return &vtable;
 }
 

@@ -9,6 +9,7 @@
 #include <glib-unix.h>
 
 #include "qga-error.h"
+#include "qga-bus-name.h"
 #include "session-clipboard.h"
 
 #define RECONNECT_MIN_S 1
@@ -28,7 +29,7 @@ typedef struct {
   GDBusConnection *session_bus;
   GDBusConnection *system_bus;
   SessionClipboard *clipboard;
-  guint name_lost_id;
+  QgaBusName *name;
   gboolean serving;              /* we own the name on the session bus */
   GCancellable *cancellable;     /* a system bus connection in progress */
   gboolean connecting;
@@ -203,76 +204,32 @@ system_bus_connect_sync (Session *session)
 
 /* --- the session bus --- */
 
-/* RequestName's replies (DBUS_REQUEST_NAME_REPLY_*) */
-enum { NAME_PRIMARY_OWNER = 1, NAME_IN_QUEUE = 2, NAME_EXISTS = 3, NAME_ALREADY_OWNER = 4 };
-enum { NAME_FLAG_ALLOW_REPLACEMENT = 1, NAME_FLAG_REPLACE_EXISTING = 2, NAME_FLAG_DO_NOT_QUEUE = 4 };
-
+/* The bridge is told about us only once the name is ours: an instance
+ * that loses the race for the name must not take the clipboard from the
+ * one that won. */
 static void
-on_name_lost (GDBusConnection *connection, const char *sender, const char *path,
-              const char *interface, const char *member, GVariant *parameters,
-              gpointer user_data)
-{
-  g_message ("replaced by another instance: exiting");
-  quit (user_data, EXIT_SUCCESS);
-}
-
-/* The bridge is told about us only now: an instance that loses the race
- * for the name must not take the clipboard from the one that won. */
-static void
-on_name_acquired (Session *session)
-{
-  g_message ("serving %s on the session bus", SESSION_BUS_NAME);
-  session->serving = TRUE;
-  session->name_lost_id =
-    g_dbus_connection_signal_subscribe (session->session_bus, "org.freedesktop.DBus",
-                                        "org.freedesktop.DBus", "NameLost",
-                                        "/org/freedesktop/DBus", SESSION_BUS_NAME,
-                                        G_DBUS_SIGNAL_FLAGS_NONE, on_name_lost, session, NULL);
-  if (session->system_bus != NULL)
-    session_clipboard_set_system_bus (session->clipboard, session->system_bus);
-}
-
-/* RequestName is called directly, as in qga-bridge, so that a refusal can
- * say why: the bus's own error text names the policy. */
-static void
-request_name_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+on_name_event (QgaBusNameEvent event, const char *message, gpointer user_data)
 {
   Session *session = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source),
-                                                             result, &error);
-  guint32 code = 0;
 
-  if (reply == NULL)
+  switch (event)
     {
-      g_dbus_error_strip_remote_error (error);
-      g_printerr ("qga-session: cannot own %s: %s\n", SESSION_BUS_NAME, error->message);
+    case QGA_BUS_NAME_ACQUIRED:
+      g_message ("serving %s on the session bus", SESSION_BUS_NAME);
+      session->serving = TRUE;
+      if (session->system_bus != NULL)
+        session_clipboard_set_system_bus (session->clipboard, session->system_bus);
+      break;
+    case QGA_BUS_NAME_REFUSED:
+      g_printerr ("qga-session: %s\n", message);
       quit (session, EXIT_FAILURE);
-      return;
+      break;
+    case QGA_BUS_NAME_LOST:
+    default:
+      g_message ("%s: exiting", message);
+      quit (session, EXIT_SUCCESS);
+      break;
     }
-  g_variant_get (reply, "(u)", &code);
-  if (code == NAME_PRIMARY_OWNER || code == NAME_ALREADY_OWNER)
-    {
-      on_name_acquired (session);
-      return;
-    }
-  g_printerr ("qga-session: cannot own %s: another process owns it%s\n", SESSION_BUS_NAME,
-              session->config.replace ? " and does not allow replacement"
-                                      : " (use --replace to take it over)");
-  quit (session, EXIT_FAILURE);
-}
-
-static void
-request_name (Session *session)
-{
-  guint32 flags = NAME_FLAG_ALLOW_REPLACEMENT | NAME_FLAG_DO_NOT_QUEUE;
-
-  if (session->config.replace)
-    flags |= NAME_FLAG_REPLACE_EXISTING;
-  g_dbus_connection_call (session->session_bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                          "org.freedesktop.DBus", "RequestName",
-                          g_variant_new ("(su)", SESSION_BUS_NAME, flags), G_VARIANT_TYPE ("(u)"),
-                          G_DBUS_CALL_FLAGS_NONE, -1, NULL, request_name_cb, session);
 }
 
 static void
@@ -311,7 +268,8 @@ start (Session *session, GError **error)
     return FALSE;
 
   system_bus_connect_sync (session);
-  request_name (session);
+  session->name = qga_bus_name_own (session->session_bus, SESSION_BUS_NAME, session->config.replace,
+                                    on_name_event, session);
   return TRUE;
 }
 
@@ -341,8 +299,7 @@ wait_for_calls (Session *session)
 static void
 stop (Session *session)
 {
-  if (session->name_lost_id != 0)
-    g_dbus_connection_signal_unsubscribe (session->session_bus, session->name_lost_id);
+  g_clear_pointer (&session->name, qga_bus_name_free);
   if (session->clipboard != NULL)
     session_clipboard_shutdown (session->clipboard);
   g_cancellable_cancel (session->cancellable);

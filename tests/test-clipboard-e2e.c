@@ -93,7 +93,7 @@ typedef struct {
   /* what the program supplies when the host pastes */
   GBytes *content;
   gsize supply_limit;         /* write this much, then vanish (G_MAXSIZE: all) */
-  GPtrArray *supplies;        /* FdCall */
+  GPtrArray *supplies;        /* QtFdCall */
   GPtrArray *writers;         /* GThread */
   int open_fd;                /* with supply_limit: the pipe, left open for the test to close */
 } Session;
@@ -106,85 +106,10 @@ typedef struct {
   guint n_sessions;
 } Fixture;
 
-typedef struct {
-  gboolean done;
-  GVariant *reply;
-  GError *error;
-} FdCall;
-
-static void
-fd_call_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  FdCall *call = user_data;
-
-  call->reply = g_dbus_connection_call_with_unix_fd_list_finish (G_DBUS_CONNECTION (source), NULL,
-                                                                 result, &call->error);
-  call->done = TRUE;
-}
-
-static FdCall *
+static QtQtFdCall *
 fd_call_start (GDBusConnection *connection, const char *method, GVariant *parameters, int fd)
 {
-  g_autoptr(GUnixFDList) list = g_unix_fd_list_new_from_array (&fd, 1);
-  FdCall *call = g_new0 (FdCall, 1);
-
-  g_dbus_connection_call_with_unix_fd_list (connection, QT_BUS_NAME, QT_OBJECT_PATH, CLIPBOARD_IFACE,
-                                            method, parameters, G_VARIANT_TYPE ("(t)"),
-                                            G_DBUS_CALL_FLAGS_NONE, G_MAXINT, list, NULL,
-                                            fd_call_cb, call);
-  return call;
-}
-
-static gboolean
-fd_call_is_done (gpointer data)
-{
-  return ((FdCall *) data)->done;
-}
-
-static void
-fd_call_wait (FdCall *call, guint timeout_ms)
-{
-  g_assert_true (qt_wait_until (fd_call_is_done, call, qt_ms (timeout_ms)));
-}
-
-static void
-fd_call_free (FdCall *call)
-{
-  g_clear_pointer (&call->reply, g_variant_unref);
-  g_clear_error (&call->error);
-  g_free (call);
-}
-
-/* A program writing its content into the pipe it supplied. */
-typedef struct {
-  int fd;
-  GBytes *content;
-  gsize limit;
-} Writer;
-
-static gpointer
-writer_thread (gpointer data)
-{
-  Writer *writer = data;
-  gsize size;
-  const guint8 *bytes = g_bytes_get_data (writer->content, &size);
-  gsize done = 0;
-
-  size = MIN (size, writer->limit);
-  while (done < size)
-    {
-      gssize n = write (writer->fd, bytes + done, size - done);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        break;
-      done += n;
-    }
-  close (writer->fd);
-  g_bytes_unref (writer->content);
-  g_free (writer);
-  return NULL;
+  return qt_fd_call_start (connection, CLIPBOARD_IFACE, method, parameters, fd);
 }
 
 static void
@@ -198,7 +123,7 @@ on_program_signal (GDBusConnection *connection, const char *sender, const char *
   g_ptr_array_add (session->signals, g_strdup_printf ("%s %s", member, text));
   if (g_str_equal (member, "DataRequested") && session->content != NULL)
     {
-      Writer *writer = g_new0 (Writer, 1);
+      int writer_fd;
       guint32 request_id;
       int fds[2];
 
@@ -207,16 +132,15 @@ on_program_signal (GDBusConnection *connection, const char *sender, const char *
       g_ptr_array_add (session->supplies,
                        fd_call_start (connection, "SupplyData", g_variant_new ("(uh)", request_id, 0),
                                       fds[0]));
-      writer->fd = fds[1];
+      writer_fd = fds[1];
       if (session->supply_limit != G_MAXSIZE)
         {
           /* the test closes it after it has left the bus, as a dying process would */
           session->open_fd = fds[1];
-          writer->fd = dup (fds[1]);
+          writer_fd = dup (fds[1]);
         }
-      writer->content = g_bytes_ref (session->content);
-      writer->limit = session->supply_limit;
-      g_ptr_array_add (session->writers, g_thread_new ("writer", writer_thread, writer));
+      g_ptr_array_add (session->writers,
+                       qt_write_in_thread (writer_fd, session->content, session->supply_limit));
     }
 }
 
@@ -301,7 +225,7 @@ session_start (const char *id, int uid)
   session->id = id;
   session->uid = uid;
   session->signals = g_ptr_array_new_with_free_func (g_free);
-  session->supplies = g_ptr_array_new_with_free_func ((GDestroyNotify) fd_call_free);
+  session->supplies = g_ptr_array_new_with_free_func ((GDestroyNotify) qt_fd_call_free);
   session->writers = g_ptr_array_new ();
   session->supply_limit = G_MAXSIZE;
   session->open_fd = -1;
@@ -383,7 +307,7 @@ program_grab (Session *session, const char *selection, const char *const *types)
 
 /* A Read into a pipe, drained on the main loop into a checksum. */
 typedef struct {
-  FdCall *call;
+  QtFdCall *call;
   int fd;
   guint watch;
   GChecksum *checksum;
@@ -448,7 +372,7 @@ reading_free (Reading *reading)
     g_source_remove (reading->watch);
   close (reading->fd);
   g_checksum_free (reading->checksum);
-  fd_call_free (reading->call);
+  qt_fd_call_free (reading->call);
   g_free (reading);
 }
 
@@ -581,8 +505,8 @@ guest_to_host (Fixture *f, const char *type, GBytes *content)
   g_assert_cmpuint (size, ==, g_bytes_get_size (content));
   g_assert_cmpstr (got, ==, expected);
   g_assert_cmpuint (s->supplies->len, ==, 1);
-  fd_call_wait (s->supplies->pdata[0], 30000);
-  g_assert_no_error (((FdCall *) s->supplies->pdata[0])->error);
+  qt_fd_call_wait (s->supplies->pdata[0], 30000);
+  g_assert_no_error (((QtFdCall *) s->supplies->pdata[0])->error);
   g_ptr_array_set_size (s->supplies, 0);
 }
 

@@ -167,65 +167,10 @@ agent_grab (Fixture *f, const char *selection, const char *const *types)
   return serial;
 }
 
-/* An async call passing one fd. */
-typedef struct {
-  gboolean done;
-  GVariant *reply;
-  GError *error;
-} FdCall;
-
-static void
-fd_call_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  FdCall *call = user_data;
-
-  call->reply = g_dbus_connection_call_with_unix_fd_list_finish (G_DBUS_CONNECTION (source), NULL,
-                                                                 result, &call->error);
-  call->done = TRUE;
-}
-
-static FdCall *
+static QtQtFdCall *
 fd_call_start (GDBusConnection *connection, const char *method, GVariant *parameters, int fd)
 {
-  g_autoptr(GUnixFDList) list = g_unix_fd_list_new_from_array (&fd, 1);   /* takes fd */
-  FdCall *call = g_new0 (FdCall, 1);
-
-  g_dbus_connection_call_with_unix_fd_list (connection, QT_BUS_NAME, QT_OBJECT_PATH, SESSIONS_IFACE,
-                                            method, parameters, G_VARIANT_TYPE ("(t)"),
-                                            G_DBUS_CALL_FLAGS_NONE, G_MAXINT, list, NULL,
-                                            fd_call_cb, call);
-  return call;
-}
-
-static gboolean
-fd_call_is_done (gpointer data)
-{
-  return ((FdCall *) data)->done;
-}
-
-static void
-fd_call_wait (FdCall *call)
-{
-  g_assert_true (qt_wait_until (fd_call_is_done, call, qt_ms (10000)));
-}
-
-static void
-fd_call_free (FdCall *call)
-{
-  g_clear_pointer (&call->reply, g_variant_unref);
-  g_clear_error (&call->error);
-  g_free (call);
-}
-
-static guint64
-fd_call_bytes (FdCall *call)
-{
-  guint64 bytes;
-
-  fd_call_wait (call);
-  g_assert_no_error (call->error);
-  g_variant_get (call->reply, "(t)", &bytes);
-  return bytes;
+  return qt_fd_call_start (connection, SESSIONS_IFACE, method, parameters, fd);
 }
 
 /* --- fixture --- */
@@ -396,51 +341,6 @@ pipe_readable (gint fd, GIOCondition condition, gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* A program writing its content into the pipe it supplied, at its own
- * pace: the bridge reads only as the host acknowledges. */
-typedef struct {
-  int fd;
-  GBytes *content;
-  gsize limit;         /* stop after this many bytes and close */
-} Writer;
-
-static gpointer
-writer_thread (gpointer data)
-{
-  Writer *writer = data;
-  gsize size;
-  const guint8 *bytes = g_bytes_get_data (writer->content, &size);
-  gsize done = 0;
-
-  size = MIN (size, writer->limit);
-  while (done < size)
-    {
-      gssize n = write (writer->fd, bytes + done, size - done);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        break;
-      done += n;
-    }
-  close (writer->fd);
-  g_bytes_unref (writer->content);
-  g_free (writer);
-  return GSIZE_TO_POINTER (done);
-}
-
-/* Write content (or its first limit bytes) to fd in a thread, then close it. */
-static GThread *
-write_in_thread (int fd, GBytes *content, gsize limit)
-{
-  Writer *writer = g_new0 (Writer, 1);
-
-  writer->fd = fd;
-  writer->content = g_bytes_ref (content);
-  writer->limit = limit;
-  return g_thread_new ("writer", writer_thread, writer);
-}
-
 static gboolean
 pipe_at_eof (gpointer data)
 {
@@ -483,7 +383,7 @@ test_host_reads_guest (Fixture *f, gconstpointer user_data)
   JsonObject *reply;
   guint32 request_id;
   int fds[2];
-  FdCall *supply;
+  QtFdCall *supply;
   GThread *writer;
 
   agent_grab (f, "clipboard", text_types);
@@ -498,12 +398,12 @@ test_host_reads_guest (Fixture *f, gconstpointer user_data)
 
   g_assert_no_errno (pipe (fds));
   supply = fd_call_start (f->agent, "SupplyData", g_variant_new ("(uh)", request_id, 0), fds[0]);
-  writer = write_in_thread (fds[1], content, G_MAXSIZE);
+  writer = qt_write_in_thread (fds[1], content, G_MAXSIZE);
   received = host_receive (f, 5);
   g_assert_cmpuint (GPOINTER_TO_SIZE (g_thread_join (writer)), ==, g_bytes_get_size (content));
   g_assert_true (g_bytes_equal (received, content));
-  g_assert_cmpuint (fd_call_bytes (supply), ==, g_bytes_get_size (content));
-  fd_call_free (supply);
+  g_assert_cmpuint (qt_fd_call_bytes (supply, 10000), ==, g_bytes_get_size (content));
+  qt_fd_call_free (supply);
 }
 
 /* The guest pastes the host's content through Read. */
@@ -516,7 +416,7 @@ test_guest_reads_host (Fixture *f, gconstpointer user_data)
   JsonObject *request, *arguments;
   g_autofree char *reply = NULL;
   int fds[2];
-  FdCall *read_call;
+  QtFdCall *read_call;
   guint watch;
 
   send_event (f, "CLIPBOARD_GRAB", "{\"selection\":\"clipboard\",\"types\":[\"" TEXT_TYPE "\"],"
@@ -542,14 +442,14 @@ test_guest_reads_host (Fixture *f, gconstpointer user_data)
                            json_object_get_int_member (request, "id"));
   qt_wire_write_str (f->wire, reply);
   host_send (f, json_object_get_int_member (arguments, "transfer"), content);
-  g_assert_cmpuint (fd_call_bytes (read_call), ==, g_bytes_get_size (content));
+  g_assert_cmpuint (qt_fd_call_bytes (read_call, 10000), ==, g_bytes_get_size (content));
   g_assert_true (qt_wait_until (pipe_at_eof, &reader, qt_ms (5000)));
   (void) watch;   /* removed itself at the end of the pipe */
   close (fds[0]);
   g_assert_cmpmem (reader.data->data, reader.data->len, g_bytes_get_data (content, NULL),
                    g_bytes_get_size (content));
   g_byte_array_unref (reader.data);
-  fd_call_free (read_call);
+  qt_fd_call_free (read_call);
 }
 
 /* Another connection that listens to everything the bridge emits hears no
@@ -650,7 +550,7 @@ test_bad_chunk_cancels (Fixture *f, gconstpointer user_data)
   JsonObject *request, *cancel;
   gint64 transfer;
   int fds[2];
-  FdCall *read_call;
+  QtFdCall *read_call;
 
   send_event (f, "CLIPBOARD_GRAB", "{\"selection\":\"clipboard\",\"types\":[\"" TEXT_TYPE "\"],"
                                    "\"serial\":1,\"peer-serial\":0}");
@@ -667,9 +567,9 @@ test_bad_chunk_cancels (Fixture *f, gconstpointer user_data)
   cancel = expect_event (f, "CLIPBOARD_CANCEL");
   qt_assert_member_json (cancel, "role", "\"reader\"");
   qt_assert_member_json (cancel, "class", "\"ProtocolError\"");
-  fd_call_wait (read_call);
+  qt_fd_call_wait (read_call, 10000);
   qt_assert_dbus_error (read_call->error, "org.qemu.GuestAgent.Error.ProtocolError", "base64");
-  fd_call_free (read_call);
+  qt_fd_call_free (read_call);
   close (fds[0]);
 }
 
@@ -724,7 +624,7 @@ test_host_disconnect (Fixture *f, gconstpointer user_data)
   g_autoptr(GBytes) received = NULL;
   int fds_before = count_fds (qt_proc_pid (f->bridge));
   int in[2], out[2];
-  FdCall *read_call, *supply;
+  QtFdCall *read_call, *supply;
   JsonObject *request;
   guint32 request_id;
 
@@ -751,12 +651,12 @@ test_host_disconnect (Fixture *f, gconstpointer user_data)
   (void) expect_event (f, "CLIPBOARD_DATA");
 
   g_clear_pointer (&f->wire, qt_wire_free);
-  fd_call_wait (read_call);
+  qt_fd_call_wait (read_call, 10000);
   qt_assert_dbus_error (read_call->error, "org.qemu.GuestAgent.Error.HostDisconnected", NULL);
-  fd_call_wait (supply);
+  qt_fd_call_wait (supply, 10000);
   qt_assert_dbus_error (supply->error, "org.qemu.GuestAgent.Error.HostDisconnected", NULL);
-  fd_call_free (read_call);
-  fd_call_free (supply);
+  qt_fd_call_free (read_call);
+  qt_fd_call_free (supply);
   close (in[0]);
   close (out[1]);
   grabbed = (g_free (grabbed), wait_signal (f, "HostReleased ('clipboard'"));
@@ -779,8 +679,8 @@ test_host_disconnect (Fixture *f, gconstpointer user_data)
   close (out[1]);
   received = host_receive (f, 9);
   g_assert_true (g_bytes_equal (received, content));
-  g_assert_cmpuint (fd_call_bytes (supply), ==, 1000);
-  fd_call_free (supply);
+  g_assert_cmpuint (qt_fd_call_bytes (supply, 10000), ==, 1000);
+  qt_fd_call_free (supply);
 }
 
 /* The content over --max-clipboard-size: the owner stops and the host is
@@ -794,7 +694,7 @@ test_size_limit (Fixture *f, gconstpointer user_data)
   guint32 request_id;
   gboolean cancelled = FALSE;
   int fds[2];
-  FdCall *supply;
+  QtFdCall *supply;
 
   agent_grab (f, "clipboard", text_types);
   (void) expect_event (f, "CLIPBOARD_GRAB");
@@ -819,9 +719,9 @@ test_size_limit (Fixture *f, gconstpointer user_data)
         g_assert_false (json_object_get_boolean_member (json_object_get_object_member (message, "data"),
                                                         "last"));
     }
-  fd_call_wait (supply);
+  qt_fd_call_wait (supply, 10000);
   qt_assert_dbus_error (supply->error, "org.qemu.GuestAgent.Error.LimitExceeded", NULL);
-  fd_call_free (supply);
+  qt_fd_call_free (supply);
   close (fds[1]);
 }
 

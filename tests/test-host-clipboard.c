@@ -492,22 +492,33 @@ test_get_binary (void)
   fixture_clear (f);
 }
 
+/* A fresh fixture, `qga-host clipboard get [option] DIR/out` started on
+ * it and taken through the handshake to its request, whose id this
+ * returns. */
+static char *
+start_get (Fixture *f, const char *option, char **path, guint32 *transfer)
+{
+  const char *args[] = { "clipboard", "get", NULL, NULL, NULL };
+
+  fixture_init (f);
+  *path = g_build_filename (f->dir, "out", NULL);
+  args[2] = option != NULL ? option : *path;
+  args[3] = option != NULL ? *path : NULL;
+  f->host = host_spawn (f->socket_path, args, NULL);
+  guest_handshake (f, 1 << 20);
+  return expect_request (f, "clipboard", TEXT_TYPE, transfer);
+}
+
 static void
 test_get_error_reply (void)
 {
   Fixture fixture = { 0 }, *f = &fixture;
   g_autofree char *path = NULL;
-  const char *args[] = { "clipboard", "get", NULL, NULL };
   g_autofree char *id = NULL;
   g_autofree char *err = NULL;
   guint32 transfer;
 
-  fixture_init (f);
-  path = g_build_filename (f->dir, "out", NULL);
-  args[2] = path;
-  f->host = host_spawn (f->socket_path, args, NULL);
-  guest_handshake (f, 1 << 20);
-  id = expect_request (f, "clipboard", TEXT_TYPE, &transfer);
+  id = start_get (f, NULL, &path, &transfer);
   guest_write (f, "{\"error\":{\"class\":\"NoData\",\"desc\":\"nothing of that type\"},\"id\":%s}\n", id);
   g_assert_cmpint (host_wait (g_steal_pointer (&f->host), NULL, &err), ==, 1);
   g_assert_nonnull (strstr (err, "NoData: nothing of that type"));
@@ -540,7 +551,6 @@ test_get_bad_guest (gconstpointer data)
   Bad bad = GPOINTER_TO_INT (data);
   Fixture fixture = { 0 }, *f = &fixture;
   g_autofree char *path = NULL;
-  const char *args[] = { "clipboard", "get", "--max-clipboard-size=1000", NULL, NULL };
   g_autoptr(GBytes) content = random_bytes (CHUNK + 3, 5);
   const guint8 *bytes = g_bytes_get_data (content, NULL);
   g_autoptr(JsonObject) cancel = NULL;
@@ -549,12 +559,7 @@ test_get_bad_guest (gconstpointer data)
   const char *error_class = "ProtocolError";
   guint32 transfer;
 
-  fixture_init (f);
-  path = g_build_filename (f->dir, "out", NULL);
-  args[3] = path;
-  f->host = host_spawn (f->socket_path, args, NULL);
-  guest_handshake (f, 1 << 20);
-  id = expect_request (f, "clipboard", TEXT_TYPE, &transfer);
+  id = start_get (f, "--max-clipboard-size=1000", &path, &transfer);
   guest_write (f, "{\"return\":{},\"id\":%s}\n", id);
   switch (bad)
     {
@@ -599,18 +604,12 @@ test_get_disconnect (void)
 {
   Fixture fixture = { 0 }, *f = &fixture;
   g_autofree char *path = NULL;
-  const char *args[] = { "clipboard", "get", NULL, NULL };
   g_autoptr(GBytes) content = random_bytes (100, 6);
   g_autofree char *id = NULL;
   g_autofree char *err = NULL;
   guint32 transfer;
 
-  fixture_init (f);
-  path = g_build_filename (f->dir, "out", NULL);
-  args[2] = path;
-  f->host = host_spawn (f->socket_path, args, NULL);
-  guest_handshake (f, 1 << 20);
-  id = expect_request (f, "clipboard", TEXT_TYPE, &transfer);
+  id = start_get (f, NULL, &path, &transfer);
   guest_write (f, "{\"return\":{},\"id\":%s}\n", id);
   send_chunk (f, transfer, 0, g_bytes_get_data (content, NULL), 100, FALSE);
   json_object_unref (expect_event (f, "CLIPBOARD_ACK"));

@@ -14,7 +14,10 @@
 #include <glib/gstdio.h>
 #include <glib-unix.h>
 
+#include <gio/gunixfdlist.h>
+
 #include "qga-framer.h"
+
 #include "test-util.h"
 
 #define READ_CHUNK (256 * 1024)
@@ -702,6 +705,105 @@ qt_assert_dbus_error (const GError *error, const char *dbus_name, const char *me
   if (message_part != NULL && strstr (error->message, message_part) == NULL)
     g_error ("D-Bus error %s: message \"%s\" lacks \"%s\"", dbus_name, error->message,
              message_part);
+}
+
+/* --- fd-passing calls and writers --- */
+
+static void
+fd_call_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  QtFdCall *call = user_data;
+
+  call->reply = g_dbus_connection_call_with_unix_fd_list_finish (G_DBUS_CONNECTION (source), NULL,
+                                                                 result, &call->error);
+  call->done = TRUE;
+}
+
+QtFdCall *
+qt_fd_call_start (GDBusConnection *connection, const char *interface, const char *method,
+                  GVariant *parameters, int fd)
+{
+  g_autoptr(GUnixFDList) list = g_unix_fd_list_new_from_array (&fd, 1);   /* takes fd */
+  QtFdCall *call = g_new0 (QtFdCall, 1);
+
+  g_dbus_connection_call_with_unix_fd_list (connection, QT_BUS_NAME, QT_OBJECT_PATH, interface,
+                                            method, parameters, G_VARIANT_TYPE ("(t)"),
+                                            G_DBUS_CALL_FLAGS_NONE, G_MAXINT, list, NULL,
+                                            fd_call_cb, call);
+  return call;
+}
+
+static gboolean
+fd_call_is_done (gpointer data)
+{
+  return ((QtFdCall *) data)->done;
+}
+
+void
+qt_fd_call_wait (QtFdCall *call, guint timeout_ms)
+{
+  g_assert_true (qt_wait_until (fd_call_is_done, call, qt_ms (timeout_ms)));
+}
+
+guint64
+qt_fd_call_bytes (QtFdCall *call, guint timeout_ms)
+{
+  guint64 bytes;
+
+  qt_fd_call_wait (call, timeout_ms);
+  g_assert_no_error (call->error);
+  g_variant_get (call->reply, "(t)", &bytes);
+  return bytes;
+}
+
+void
+qt_fd_call_free (QtFdCall *call)
+{
+  g_clear_pointer (&call->reply, g_variant_unref);
+  g_clear_error (&call->error);
+  g_free (call);
+}
+
+typedef struct {
+  int fd;
+  GBytes *content;
+  gsize limit;
+} Writer;
+
+static gpointer
+writer_thread (gpointer data)
+{
+  Writer *writer = data;
+  gsize size;
+  const guint8 *bytes = g_bytes_get_data (writer->content, &size);
+  gsize done = 0;
+
+  size = MIN (size, writer->limit);
+  while (done < size)
+    {
+      gssize n = write (writer->fd, bytes + done, size - done);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        break;
+      done += n;
+    }
+  close (writer->fd);
+  g_bytes_unref (writer->content);
+  g_free (writer);
+  return GSIZE_TO_POINTER (done);
+}
+
+GThread *
+qt_write_in_thread (int fd, GBytes *content, gsize limit)
+{
+  Writer *writer = g_new0 (Writer, 1);
+
+  writer->fd = fd;
+  writer->content = g_bytes_ref (content);
+  writer->limit = limit;
+  return g_thread_new ("writer", writer_thread, writer);
 }
 
 /* --- raw unix sockets --------------------------------------------------- */

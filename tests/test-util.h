@@ -164,6 +164,28 @@ GVariant *qt_call_sync (GDBusConnection *connection, const char *method,
 void qt_assert_dbus_error (const GError *error, const char *dbus_name,
                            const char *message_part);
 
+/* A call on the bridge's object that passes one fd and returns (t), as the
+ * clipboard's SupplyData and Read do. */
+typedef struct {
+  gboolean done;
+  GVariant *reply;
+  GError *error;
+} QtFdCall;
+
+/* Takes fd. dest is the bus name (QT_BUS_NAME on either bus). */
+QtFdCall *qt_fd_call_start (GDBusConnection *connection, const char *interface,
+                            const char *method, GVariant *parameters, int fd);
+/* Wait until done; asserts it finishes within timeout_ms (scaled). */
+void qt_fd_call_wait (QtFdCall *call, guint timeout_ms);
+/* The (t) it returned; asserts success. */
+guint64 qt_fd_call_bytes (QtFdCall *call, guint timeout_ms);
+void qt_fd_call_free (QtFdCall *call);
+
+/* A program writing content (at most limit bytes) into fd at its own pace,
+ * in a thread; fd is closed at the end. g_thread_join() returns the number
+ * of bytes written (GSIZE_TO_POINTER). */
+GThread *qt_write_in_thread (int fd, GBytes *content, gsize limit);
+
 /* --- raw unix sockets (the test as the host) ------------------------------ */
 
 int qt_unix_listen (const char *path);
