@@ -396,6 +396,17 @@ qga_selection_grab_peer (QgaSelection *selection, const QgaClipboardGrab *grab,
 }
 
 gboolean
+qga_selection_forget_peer (QgaSelection *selection)
+{
+  gboolean owned = selection->peer_owned;
+
+  selection->peer_owned = FALSE;
+  selection->peer_serial = 0;
+  g_clear_pointer (&selection->peer_types, g_strfreev);
+  return owned;
+}
+
+gboolean
 qga_selection_release_peer (QgaSelection *selection, guint32 serial)
 {
   if (!selection->peer_owned || serial != selection->peer_serial)

@@ -128,6 +128,11 @@ QgaSelectionOutcome qga_selection_grab_peer (QgaSelection *selection,
                                              const QgaClipboardGrab *grab,
                                              gboolean we_are_host);
 
+/* The port closed: whatever peer comes next numbers its grabs from 1
+ * again, and has no grab until it says so. Returns whether the peer owned
+ * the selection. Our own grab stays. */
+gboolean qga_selection_forget_peer (QgaSelection *selection);
+
 /* Apply a release from the peer; FALSE if stale (not its current grab). */
 gboolean qga_selection_release_peer (QgaSelection *selection, guint32 serial);
 

@@ -577,13 +577,7 @@ host_clipboard_detach (HostClipboard *clipboard, HostPeer *peer)
   /* The next guest (perhaps a restarted one) starts its serials afresh,
    * and learns the host's grabs again when it shows the capability. */
   for (gsize i = 0; i < QGA_N_SELECTIONS; i++)
-    {
-      QgaSelection *selection = &clipboard->selections[i];
-
-      selection->peer_serial = 0;
-      selection->peer_owned = FALSE;
-      g_clear_pointer (&selection->peer_types, g_strfreev);
-    }
+    qga_selection_forget_peer (&clipboard->selections[i]);
   error = g_error_new_literal (QGA_ERROR, QGA_ERROR_HOST_DISCONNECTED,
                                "the connection to the guest closed");
   end_everything (clipboard, error);

@@ -695,16 +695,8 @@ on_disconnected (BridgeChannel *channel, gpointer user_data)
   qga_transfers_abort_all (clipboard->transfers, error);
   g_hash_table_remove_all (clipboard->supplies);
   for (int id = 0; id < QGA_N_SELECTIONS; id++)
-    {
-      QgaSelection *selection = &clipboard->selections[id];
-      gboolean had_grab = selection->peer_owned;
-
-      /* A new host numbers its grabs from 1 again. */
-      qga_selection_release_peer (selection, selection->peer_serial);
-      selection->peer_serial = 0;
-      if (had_grab)
-        g_signal_emit (clipboard, signals[SIGNAL_HOST_RELEASED], 0, qga_clipboard_selection_name (id));
-    }
+    if (qga_selection_forget_peer (&clipboard->selections[id]))
+      g_signal_emit (clipboard, signals[SIGNAL_HOST_RELEASED], 0, qga_clipboard_selection_name (id));
 }
 
 BridgeClipboard *

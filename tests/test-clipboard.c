@@ -167,7 +167,7 @@ agent_grab (Fixture *f, const char *selection, const char *const *types)
   return serial;
 }
 
-static QtQtFdCall *
+static QtFdCall *
 fd_call_start (GDBusConnection *connection, const char *method, GVariant *parameters, int fd)
 {
   return qt_fd_call_start (connection, SESSIONS_IFACE, method, parameters, fd);
@@ -725,6 +725,42 @@ test_size_limit (Fixture *f, gconstpointer user_data)
   close (fds[1]);
 }
 
+/* A new grab ends the transfers of the old one: the guest grabs again
+ * while the host is reading; the host gets a cancel, the supplier an error. */
+static void
+test_new_grab_cancels (Fixture *f, gconstpointer user_data)
+{
+  g_autofree char *requested = NULL;
+  JsonObject *cancel;
+  guint32 request_id;
+  int fds[2];
+  QtFdCall *supply;
+
+  agent_grab (f, "clipboard", text_types);
+  (void) expect_event (f, "CLIPBOARD_GRAB");
+  qt_wire_write_str (f->wire, "{\"execute\":\"guest-clipboard-request\",\"arguments\":"
+                              "{\"selection\":\"clipboard\",\"type\":\"" TEXT_TYPE "\","
+                              "\"serial\":1,\"transfer\":4},\"id\":1}\n");
+  (void) expect_message (f);
+  requested = wait_signal (f, "DataRequested ");
+  g_assert_true (sscanf (requested, "DataRequested ('clipboard', '" TEXT_TYPE "', %u)", &request_id) == 1);
+  g_assert_no_errno (pipe2 (fds, O_CLOEXEC));
+  supply = fd_call_start (f->agent, "SupplyData", g_variant_new ("(uh)", request_id, 0), fds[0]);
+  g_assert_cmpint (write (fds[1], "half", 4), ==, 4);
+  (void) expect_event (f, "CLIPBOARD_DATA");
+
+  agent_grab (f, "clipboard", text_types);
+  cancel = expect_event (f, "CLIPBOARD_CANCEL");
+  qt_assert_member_json (cancel, "transfer", "4");
+  qt_assert_member_json (cancel, "role", "\"owner\"");
+  qt_assert_member_json (cancel, "class", "\"Cancelled\"");
+  (void) expect_event (f, "CLIPBOARD_GRAB");
+  qt_fd_call_wait (supply, 10000);
+  qt_assert_dbus_error (supply->error, "org.qemu.GuestAgent.Error.Cancelled", "grabbed");
+  qt_fd_call_free (supply);
+  close (fds[1]);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -745,6 +781,7 @@ main (int argc, char **argv)
   ADD ("/clipboard/bad-chunk-cancels", test_bad_chunk_cancels, NULL);
   ADD ("/clipboard/grab-race", test_grab_race, NULL);
   ADD ("/clipboard/host-disconnect", test_host_disconnect, NULL);
+  ADD ("/clipboard/new-grab-cancels", test_new_grab_cancels, NULL);
   ADD ("/clipboard/size-limit", test_size_limit, "--max-clipboard-size=50000");
   return qt_run ();
 }
