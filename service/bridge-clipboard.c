@@ -47,6 +47,7 @@ struct _BridgeClipboard {
   BridgeDispatcher *dispatcher;
   BridgeSessions *sessions;
   guint64 max_size;
+  guint64 host_max_size;   /* announced by the host; 0 if unknown */
   HostState host;
   guint generation;        /* of the connection: a reply from an older one is void */
   QgaSelection selections[QGA_N_SELECTIONS];
@@ -151,6 +152,7 @@ host_info_cb (const BridgeResult *result, gpointer user_data)
     {
       g_message ("clipboard: the host supports it (max-size %" G_GUINT64_FORMAT ")", max_size);
       clipboard->host = HOST_CAPABLE;
+      clipboard->host_max_size = max_size;
       for (int id = 0; id < QGA_N_SELECTIONS; id++)
         announce_grab (clipboard, id);
     }
@@ -474,8 +476,12 @@ bridge_clipboard_supply (BridgeClipboard *clipboard, const char *agent, guint32 
       close (fd);
       return FALSE;
     }
+  /* Stop at the smaller limit: the host would cancel past its own. */
   transfer = qga_transfer_new (QGA_TRANSFER_OWNER, supply->transfer, supply->selection, fd,
-                               clipboard->max_size, send_line, transfer_done, clipboard);
+                               clipboard->host_max_size != 0
+                                 ? MIN (clipboard->max_size, clipboard->host_max_size)
+                                 : clipboard->max_size,
+                               send_line, transfer_done, clipboard);
   if (!qga_transfers_add (clipboard->transfers, transfer, error))
     {
       qga_transfer_free (transfer);
@@ -553,6 +559,13 @@ bridge_clipboard_read (BridgeClipboard *clipboard, const char *agent, QgaSelecti
     {
       close (fd);
       g_set_error_literal (error, QGA_ERROR, QGA_ERROR_HOST_DISCONNECTED, "no host is attached to the port");
+      return FALSE;
+    }
+  if (clipboard->host == HOST_NOT_CAPABLE)
+    {
+      close (fd);
+      g_set_error_literal (error, QGA_ERROR, QGA_ERROR_NOT_SUPPORTED,
+                           "the host did not announce clipboard support");
       return FALSE;
     }
   if (!qga_selection_peer_offers (selection, 0, type))
@@ -691,6 +704,7 @@ on_disconnected (BridgeChannel *channel, gpointer user_data)
                                                  "the host detached from the port");
 
   clipboard->host = HOST_UNKNOWN;
+  clipboard->host_max_size = 0;
   clipboard->generation++;
   qga_transfers_abort_all (clipboard->transfers, error);
   g_hash_table_remove_all (clipboard->supplies);

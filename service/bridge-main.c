@@ -131,7 +131,8 @@ parse_options (BridgeConfig *config, int *argc, char ***argv, gboolean *show_ver
     "directions, and offers the guest's side to programs over D-Bus as\n"
     "org.qemu.GuestAgent at /org/qemu/GuestAgent.");
   g_option_context_set_description (context,
-    "The host may send guest-sync, guest-sync-delimited, guest-ping and guest-info.\n"
+    "The host may send guest-sync, guest-sync-delimited, guest-ping, guest-info\n"
+    "and guest-clipboard-request.\n"
     "Guest programs call Ping, GetHostInfo, Call and SendEvent, and receive\n"
     "HostEvent signals. Session agents (qga-session) register through\n"
     "org.qemu.GuestAgent.Sessions to sync the active session's clipboard.\n"

@@ -3,7 +3,8 @@
  * A subclass of the gdbus-codegen skeleton, as BridgeAgent is. It keeps no
  * clipboard content: programs' calls go on to qga-bridge's
  * org.qemu.GuestAgent.Sessions on the system bus, file descriptors
- * included, and the bridge's unicast signals come back as this
+ * included (a supplier's through session-relay), and the bridge's unicast
+ * signals come back as this
  * interface's signals (docs/CLIPBOARD.md §5, §6). What it does keep is
  * which program of the session owns each selection, the host's requests
  * waiting for that owner, and the callers it works for, each bounded.

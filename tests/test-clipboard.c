@@ -725,6 +725,29 @@ test_size_limit (Fixture *f, gconstpointer user_data)
   close (fds[1]);
 }
 
+/* A host that answers host-info without the capability never hears of
+ * the guest's grabs, and a Read says NotSupported. */
+static void
+test_host_without_clipboard (Fixture *f, gconstpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  int fds[2];
+  QtFdCall *read_call;
+
+  g_clear_pointer (&f->wire, qt_wire_free);
+  f->wire = qt_wire_new (accept_bridge (f));
+  answer_host_info (f, FALSE);
+  agent_grab (f, "clipboard", text_types);
+  g_assert_true (qt_wire_is_silent (f->wire, 300));
+  g_assert_no_errno (pipe2 (fds, O_CLOEXEC));
+  read_call = fd_call_start (f->agent, "Read", g_variant_new ("(ssh)", "clipboard", TEXT_TYPE, 0), fds[1]);
+  qt_fd_call_wait (read_call, 10000);
+  qt_assert_dbus_error (read_call->error, "org.qemu.GuestAgent.Error.NotSupported", NULL);
+  qt_fd_call_free (read_call);
+  close (fds[0]);
+}
+
 /* A new grab ends the transfers of the old one: the guest grabs again
  * while the host is reading; the host gets a cancel, the supplier an error. */
 static void
@@ -782,6 +805,7 @@ main (int argc, char **argv)
   ADD ("/clipboard/grab-race", test_grab_race, NULL);
   ADD ("/clipboard/host-disconnect", test_host_disconnect, NULL);
   ADD ("/clipboard/new-grab-cancels", test_new_grab_cancels, NULL);
+  ADD ("/clipboard/host-without-clipboard", test_host_without_clipboard, NULL);
   ADD ("/clipboard/size-limit", test_size_limit, "--max-clipboard-size=50000");
   return qt_run ();
 }
