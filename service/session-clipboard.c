@@ -108,6 +108,8 @@ struct _SessionClipboard {
   guint retry_id;
   guint retry_delay;
   GQueue deferred;               /* GDBusMethodInvocation, waiting for registering */
+  gboolean awaiting_link;        /* from the start until the first set_system_bus():
+                                  * an activating call arrives before we are linked */
   gboolean shutting_down;
 };
 
@@ -517,9 +519,10 @@ link_ready (SessionClipboard *clipboard, GDBusMethodInvocation *invocation)
     return TRUE;
   /* This may start the bridge, if it is not running: a program's call
    * after a failed registration gives it another chance. */
-  if (g_get_monotonic_time () - clipboard->failed_at >= RETRY_ON_CALL_US)
+  if (!clipboard->awaiting_link &&
+      g_get_monotonic_time () - clipboard->failed_at >= RETRY_ON_CALL_US)
     register_agent (clipboard);
-  if (!clipboard->registering)
+  if (!clipboard->registering && !clipboard->awaiting_link)
     return_unavailable (clipboard, invocation);
   else if (g_queue_get_length (&clipboard->deferred) >= MAX_DEFERRED)
     g_dbus_method_invocation_return_error (invocation, QGA_ERROR, QGA_ERROR_LIMIT_EXCEEDED,
@@ -1251,13 +1254,22 @@ unlink_system_bus (SessionClipboard *clipboard, const char *why)
 void
 session_clipboard_set_system_bus (SessionClipboard *clipboard, GDBusConnection *system_bus)
 {
+  gboolean was_awaiting = clipboard->awaiting_link;
+
   g_return_if_fail (SESSION_IS_CLIPBOARD (clipboard));
 
+  clipboard->awaiting_link = FALSE;
   if (system_bus == clipboard->system_bus)
-    return;
+    {
+      if (was_awaiting)
+        flush_deferred (clipboard);
+      return;
+    }
   unlink_system_bus (clipboard, "the system bus connection closed");
   g_clear_error (&clipboard->link_error);
-  flush_deferred (clipboard);
+  /* Calls made while we started wait for the registration below. */
+  if (!was_awaiting || system_bus == NULL || clipboard->shutting_down)
+    flush_deferred (clipboard);
   if (system_bus == NULL || clipboard->shutting_down)
     return;
 
@@ -1349,6 +1361,7 @@ session_clipboard_init (SessionClipboard *clipboard)
   /* Answer calls in the main thread, in order with the bridge's signals. */
   g_dbus_interface_skeleton_set_flags (G_DBUS_INTERFACE_SKELETON (clipboard),
                                        G_DBUS_INTERFACE_SKELETON_FLAGS_NONE);
+  clipboard->awaiting_link = TRUE;
   clipboard->callers = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                               (GDestroyNotify) caller_free);
   clipboard->requests = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,

@@ -217,8 +217,8 @@ on_name_event (QgaBusNameEvent event, const char *message, gpointer user_data)
     case QGA_BUS_NAME_ACQUIRED:
       g_message ("serving %s on the session bus", SESSION_BUS_NAME);
       session->serving = TRUE;
-      if (session->system_bus != NULL)
-        session_clipboard_set_system_bus (session->clipboard, session->system_bus);
+      /* NULL too: calls that came with our activation wait until now */
+      session_clipboard_set_system_bus (session->clipboard, session->system_bus);
       break;
     case QGA_BUS_NAME_REFUSED:
       g_printerr ("qga-session: %s\n", message);

@@ -184,13 +184,16 @@ as_user (int uid)
   return prefix;
 }
 
+/* The bus's environment is inherited by what it activates. */
 static void
-start_session_bus (Session *session)
+start_session_bus (Session *session, const char *id_env)
 {
-  g_autofree char *config = g_build_filename (g_getenv ("QGA_TEST_SRCDIR"), "session-bus.conf", NULL);
+  g_autofree char *config = g_build_filename (g_getenv ("QGA_TEST_BUILDDIR"), "tests",
+                                              "session-bus.conf", NULL);
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GError) error = NULL;
   g_autoptr(GDataInputStream) out = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
   const char *const *prefix = as_user (session->uid);
   g_autofree char *config_arg = g_strdup_printf ("--config-file=%s", config);
 
@@ -201,8 +204,9 @@ start_session_bus (Session *session)
   g_ptr_array_add (argv, (gpointer) "--nofork");
   g_ptr_array_add (argv, (gpointer) "--print-address=1");
   g_ptr_array_add (argv, NULL);
-  session->bus = g_subprocess_newv ((const char *const *) argv->pdata, G_SUBPROCESS_FLAGS_STDOUT_PIPE,
-                                    &error);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_subprocess_launcher_setenv (launcher, "XDG_SESSION_ID", strchr (id_env, '=') + 1, TRUE);
+  session->bus = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
   g_assert_no_error (error);
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (session->bus));
   session->address = g_data_input_stream_read_line (out, NULL, NULL, &error);
@@ -210,8 +214,10 @@ start_session_bus (Session *session)
   g_assert_nonnull (session->address);
 }
 
+/* A user session with its bus; its agent started now, or, with
+ * activated, by the bus on the first call. */
 static Session *
-session_start (const char *id, int uid)
+session_start_full (const char *id, int uid, gboolean activated)
 {
   Session *session = g_new0 (Session, 1);
   g_autofree char *bus_env = NULL;
@@ -229,12 +235,13 @@ session_start (const char *id, int uid)
   session->writers = g_ptr_array_new ();
   session->supply_limit = G_MAXSIZE;
   session->open_fd = -1;
-  start_session_bus (session);
+  start_session_bus (session, id_env);
   bus_env = g_strdup_printf ("DBUS_SESSION_BUS_ADDRESS=%s", session->address);
   env[0] = bus_env;
   env[1] = id_env;
   env[2] = NULL;
-  session->agent = qt_proc_spawn_full (argv, FALSE, env, as_user (uid));
+  if (!activated)
+    session->agent = qt_proc_spawn_full (argv, FALSE, env, as_user (uid));
   session->program = g_dbus_connection_new_for_address_sync (session->address,
                                                              G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
                                                              G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
@@ -247,7 +254,7 @@ session_start (const char *id, int uid)
                                                            on_program_signal, session, NULL);
   /* wait for the agent to own its name on the session bus */
   deadline = qt_now_ms () + qt_ms (10000);
-  for (;;)
+  while (!activated)
     {
       g_autoptr(GVariant) reply =
         g_dbus_connection_call_sync (session->program, "org.freedesktop.DBus", "/org/freedesktop/DBus",
@@ -267,6 +274,12 @@ session_start (const char *id, int uid)
   return session;
 }
 
+static Session *
+session_start (const char *id, int uid)
+{
+  return session_start_full (id, uid, FALSE);
+}
+
 static void
 session_stop (Session *session)
 {
@@ -276,7 +289,8 @@ session_stop (Session *session)
   g_dbus_connection_signal_unsubscribe (session->program, session->signal_id);
   g_dbus_connection_close_sync (session->program, NULL, NULL);
   g_object_unref (session->program);
-  qt_proc_stop (session->agent);
+  if (session->agent != NULL)
+    qt_proc_stop (session->agent);
   g_subprocess_send_signal (session->bus, SIGTERM);
   g_subprocess_wait (session->bus, NULL, NULL);
   g_object_unref (session->bus);
@@ -764,6 +778,29 @@ test_no_logind_fallback (Fixture *f, gconstpointer data)
   qt_proc_stop (host);
 }
 
+/* Nothing runs qga-session by hand: the session bus starts it for a
+ * program's first call, and the clipboard works through it. */
+static void
+test_activation (Fixture *f, gconstpointer data)
+{
+  Session *s = f->sessions[f->n_sessions++] = session_start_full ("s1", -1, TRUE);
+  const char *types[] = { TEXT_TYPE, NULL };
+  g_autoptr(GBytes) content = g_bytes_new_static ("activated", 9);
+  g_autofree char *got = NULL;
+  g_autofree char *expected = sha256_of_bytes (content);
+  gsize size = 0;
+  int status;
+
+  /* the fixture's own session leaves first, so that this one is the active agent */
+  session_stop (f->sessions[0]);
+  f->sessions[0] = f->sessions[--f->n_sessions];
+  s->content = g_bytes_ref (content);
+  g_assert_cmpuint (program_grab (s, "clipboard", types), >=, 1);
+  got = host_get (f, "clipboard", TEXT_TYPE, &size, &status);
+  g_assert_cmpint (status, ==, 0);
+  g_assert_cmpstr (got, ==, expected);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -783,6 +820,7 @@ main (int argc, char **argv)
   ADD ("/clipboard-e2e/inactive-and-other-user", test_inactive_and_other_user);
   ADD ("/clipboard-e2e/owner-vanishes", test_owner_vanishes);
   ADD ("/clipboard-e2e/host-disconnect", test_host_disconnect);
+  ADD ("/clipboard-e2e/activation", test_activation);
   g_test_add ("/clipboard-e2e/no-logind-fallback", Fixture, "no-logind", fixture_setup,
               test_no_logind_fallback, fixture_teardown);
   return qt_run ();
