@@ -108,6 +108,16 @@ compact (QgaFramer *framer)
 }
 
 void
+qga_framer_release_memory (QgaFramer *framer)
+{
+  compact (framer);
+  if (framer->buf->len > 0)
+    return;
+  g_byte_array_unref (framer->buf);
+  framer->buf = g_byte_array_new ();
+}
+
+void
 qga_framer_push (QgaFramer *framer, const void *data, gsize length)
 {
   g_warn_if_fail (framer->pos == framer->buf->len);

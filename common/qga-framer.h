@@ -62,6 +62,11 @@ QgaFramerStatus qga_framer_next (QgaFramer *framer, const char **message,
 /* Forget everything buffered, as after a disconnect. */
 void qga_framer_reset (QgaFramer *framer);
 
+/* Give the buffer's memory back if nothing in it is still needed (a burst
+ * of input leaves it at its largest size). Not while a message returned
+ * by qga_framer_next() is in use. */
+void qga_framer_release_memory (QgaFramer *framer);
+
 /* TRUE between messages: nothing partial is held. */
 gboolean qga_framer_is_idle (QgaFramer *framer);
 

@@ -52,6 +52,10 @@ gboolean qga_stream_send (QgaStream *stream, GBytes *bytes,
 /* Stop all I/O now and release the fd if owned. Emits nothing. */
 void qga_stream_close (QgaStream *stream);
 
+/* Free the read buffers that a burst of input left at their largest; they
+ * are allocated again by the next read. For an idle moment. */
+void qga_stream_release_memory (QgaStream *stream);
+
 gboolean qga_stream_is_closed (QgaStream *stream);
 gsize qga_stream_get_queued_bytes (QgaStream *stream);
 gsize qga_stream_get_max_queue_size (QgaStream *stream);

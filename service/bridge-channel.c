@@ -305,6 +305,13 @@ bridge_channel_is_connected (BridgeChannel *channel)
   return channel->stream != NULL && !qga_stream_is_closed (channel->stream);
 }
 
+void
+bridge_channel_release_memory (BridgeChannel *channel)
+{
+  if (channel->stream != NULL)
+    qga_stream_release_memory (channel->stream);
+}
+
 const char *
 bridge_channel_get_spec (BridgeChannel *channel)
 {

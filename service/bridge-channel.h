@@ -34,6 +34,8 @@ BridgeChannel *bridge_channel_new (const char *spec, gsize max_message_size,
                                    gsize max_queue_size, GError **error);
 void bridge_channel_start (BridgeChannel *channel);
 gboolean bridge_channel_is_connected (BridgeChannel *channel);
+/* See qga_stream_release_memory(). */
+void bridge_channel_release_memory (BridgeChannel *channel);
 const char *bridge_channel_get_spec (BridgeChannel *channel);
 
 /* Queue a message for the host; see qga_stream_send(). */

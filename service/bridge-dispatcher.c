@@ -97,6 +97,7 @@ trim_cb (gpointer user_data)
       return G_SOURCE_REMOVE;
     }
   dispatcher->trim_wanted = FALSE;
+  bridge_channel_release_memory (dispatcher->channel);
 #ifdef __GLIBC__
   malloc_trim (0);
 #endif
