@@ -15,6 +15,7 @@ struct _BridgeAgent {
   BridgeChannel *channel;
   BridgeDispatcher *dispatcher;
   BridgeClients *clients;
+  BridgeStats *stats;
   gsize max_message_size;
   gsize held_bytes;        /* argument text of calls waiting for the host */
   gsize max_held_bytes;
@@ -147,17 +148,61 @@ reply_ping (GDBusMethodInvocation *invocation, JsonNode *value)
   qga_guest_agent_complete_ping (NULL, invocation);
 }
 
+static gboolean
+check_object (GDBusMethodInvocation *invocation, JsonNode *value, const char *command)
+{
+  if (JSON_NODE_HOLDS_OBJECT (value))
+    return TRUE;
+  g_dbus_method_invocation_return_error (invocation, QGA_ERROR, QGA_ERROR_INVALID_REPLY,
+                                         "%s did not return an object", command);
+  return FALSE;
+}
+
+/* JSON mapped generically, except "hypervisor", which has fixed types
+ * (docs/HOST-STATS.md). */
 static void
 reply_host_info (GDBusMethodInvocation *invocation, JsonNode *value)
 {
-  if (!JSON_NODE_HOLDS_OBJECT (value))
+  g_autoptr(JsonObject) copy = NULL;
+  JsonObject *info;
+  JsonNode *hypervisor;
+  GVariantBuilder builder;
+  GVariantIter iter;
+  GVariant *generic;
+  const char *key;
+  GVariant *member;
+
+  if (!check_object (invocation, value, "host-info"))
+    return;
+  info = json_node_get_object (value);
+  hypervisor = json_object_get_member (info, "hypervisor");
+  generic = bridge_variant_from_json_object (info);
+  if (hypervisor == NULL || !JSON_NODE_HOLDS_OBJECT (hypervisor))
     {
-      g_dbus_method_invocation_return_error_literal (invocation, QGA_ERROR, QGA_ERROR_INVALID_REPLY,
-                                                     "host-info did not return an object");
+      qga_guest_agent_complete_get_host_info (NULL, invocation, generic);
       return;
     }
-  qga_guest_agent_complete_get_host_info (NULL, invocation,
-                                          bridge_variant_from_json_object (json_node_get_object (value)));
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  g_variant_ref_sink (generic);
+  g_variant_iter_init (&iter, generic);
+  while (g_variant_iter_next (&iter, "{&sv}", &key, &member))
+    {
+      if (!g_str_equal (key, "hypervisor"))
+        g_variant_builder_add (&builder, "{sv}", key, member);
+      g_variant_unref (member);
+    }
+  g_variant_unref (generic);
+  g_variant_builder_add (&builder, "{sv}", "hypervisor",
+                         bridge_stats_to_variant (json_node_get_object (hypervisor)));
+  qga_guest_agent_complete_get_host_info (NULL, invocation, g_variant_builder_end (&builder));
+}
+
+static void
+reply_host_stats (GDBusMethodInvocation *invocation, JsonNode *value)
+{
+  if (check_object (invocation, value, "host-stats"))
+    qga_guest_agent_complete_get_host_stats (NULL, invocation,
+                                             bridge_stats_to_variant (json_node_get_object (value)));
 }
 
 static void
@@ -179,6 +224,46 @@ static gboolean
 handle_get_host_info (QgaGuestAgent *iface, GDBusMethodInvocation *invocation)
 {
   start_request (BRIDGE_AGENT (iface), invocation, "host-info", NULL, 0, reply_host_info);
+  return TRUE;
+}
+
+static gboolean
+handle_get_host_stats (QgaGuestAgent *iface, GDBusMethodInvocation *invocation)
+{
+  start_request (BRIDGE_AGENT (iface), invocation, "host-stats", NULL, 0, reply_host_stats);
+  return TRUE;
+}
+
+static const char *
+sender_of (GDBusMethodInvocation *invocation)
+{
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
+
+  return sender != NULL ? sender : ":peer";
+}
+
+static gboolean
+handle_subscribe_host_stats (QgaGuestAgent *iface, GDBusMethodInvocation *invocation,
+                             guint interval_ms)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!bridge_stats_subscribe (BRIDGE_AGENT (iface)->stats, sender_of (invocation), interval_ms,
+                               &error))
+    g_dbus_method_invocation_return_gerror (invocation, error);
+  else
+    qga_guest_agent_complete_subscribe_host_stats (iface, invocation);
+  return TRUE;
+}
+
+static gboolean
+handle_unsubscribe_host_stats (QgaGuestAgent *iface, GDBusMethodInvocation *invocation)
+{
+  if (!bridge_stats_unsubscribe (BRIDGE_AGENT (iface)->stats, sender_of (invocation)))
+    g_dbus_method_invocation_return_error_literal (invocation, QGA_ERROR, QGA_ERROR_GENERIC_ERROR,
+                                                   "the caller has no stats subscription");
+  else
+    qga_guest_agent_complete_unsubscribe_host_stats (iface, invocation);
   return TRUE;
 }
 
@@ -272,6 +357,17 @@ method_call (GDBusConnection *connection, const char *sender, const char *object
     handle_ping (agent, invocation);
   else if (g_str_equal (method_name, "GetHostInfo"))
     handle_get_host_info (agent, invocation);
+  else if (g_str_equal (method_name, "GetHostStats"))
+    handle_get_host_stats (agent, invocation);
+  else if (g_str_equal (method_name, "SubscribeHostStats"))
+    {
+      guint32 interval_ms;
+
+      g_variant_get (parameters, "(u)", &interval_ms);
+      handle_subscribe_host_stats (agent, invocation, interval_ms);
+    }
+  else if (g_str_equal (method_name, "UnsubscribeHostStats"))
+    handle_unsubscribe_host_stats (agent, invocation);
   else if (g_str_equal (method_name, "Call"))
     {
       g_variant_get (parameters, "(&s&s)", &first, &second);
@@ -315,6 +411,12 @@ on_host_event (BridgeDispatcher *dispatcher, const char *name, const char *data_
 }
 
 static void
+on_stats_updated (BridgeStats *stats, GVariant *variant, gpointer user_data)
+{
+  qga_guest_agent_emit_host_stats (QGA_GUEST_AGENT (user_data), variant);
+}
+
+static void
 on_channel_state (BridgeChannel *channel, gpointer user_data)
 {
   qga_guest_agent_set_host_connected (QGA_GUEST_AGENT (user_data),
@@ -329,10 +431,12 @@ on_client_vanished (BridgeClients *clients, const char *sender, gpointer user_da
 
 BridgeAgent *
 bridge_agent_new (const BridgeConfig *config, BridgeChannel *channel,
-                  BridgeDispatcher *dispatcher, BridgeClients *clients)
+                  BridgeDispatcher *dispatcher, BridgeClients *clients, BridgeStats *stats)
 {
   BridgeAgent *agent = g_object_new (BRIDGE_TYPE_AGENT, NULL);
 
+  agent->stats = g_object_ref (stats);
+  g_signal_connect_object (stats, "updated", G_CALLBACK (on_stats_updated), agent, 0);
   agent->channel = g_object_ref (channel);
   agent->dispatcher = g_object_ref (dispatcher);
   agent->clients = g_object_ref (clients);
@@ -355,6 +459,7 @@ bridge_agent_dispose (GObject *object)
   g_clear_object (&agent->channel);
   g_clear_object (&agent->dispatcher);
   g_clear_object (&agent->clients);
+  g_clear_object (&agent->stats);
   G_OBJECT_CLASS (bridge_agent_parent_class)->dispose (object);
 }
 
@@ -378,6 +483,9 @@ bridge_agent_iface_init (QgaGuestAgentIface *iface)
 {
   iface->handle_ping = handle_ping;
   iface->handle_get_host_info = handle_get_host_info;
+  iface->handle_get_host_stats = handle_get_host_stats;
+  iface->handle_subscribe_host_stats = handle_subscribe_host_stats;
+  iface->handle_unsubscribe_host_stats = handle_unsubscribe_host_stats;
   iface->handle_call = handle_call;
   iface->handle_send_event = handle_send_event;
 }

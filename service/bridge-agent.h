@@ -12,6 +12,7 @@
 #include "bridge-clients.h"
 #include "bridge-config.h"
 #include "bridge-dispatcher.h"
+#include "bridge-stats.h"
 #include "qga-dbus-generated.h"
 
 G_BEGIN_DECLS
@@ -20,6 +21,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (BridgeAgent, bridge_agent, BRIDGE, AGENT, QgaGuestAgentSkeleton)
 
 BridgeAgent *bridge_agent_new (const BridgeConfig *config, BridgeChannel *channel,
-                               BridgeDispatcher *dispatcher, BridgeClients *clients);
+                               BridgeDispatcher *dispatcher, BridgeClients *clients,
+                               BridgeStats *stats);
 
 G_END_DECLS

@@ -9,6 +9,7 @@
 #include "bridge-clipboard.h"
 #include "bridge-commands.h"
 #include "bridge-dispatcher.h"
+#include "bridge-stats.h"
 #include "qga-framer.h"
 #include "qga-error.h"
 #include "qga-log.h"
@@ -38,6 +39,7 @@ struct _BridgeDispatcher {
   gboolean trim_wanted;    /* requests since the last trim */
   gint64 last_request;     /* monotonic µs */
   BridgeClipboard *clipboard;
+  BridgeStats *stats;
 };
 
 enum { SIGNAL_HOST_EVENT, N_SIGNALS };
@@ -193,6 +195,12 @@ bridge_dispatcher_set_clipboard (BridgeDispatcher *dispatcher, BridgeClipboard *
   dispatcher->clipboard = clipboard;
 }
 
+void
+bridge_dispatcher_set_stats (BridgeDispatcher *dispatcher, BridgeStats *stats)
+{
+  dispatcher->stats = stats;
+}
+
 guint
 bridge_dispatcher_get_pending_count (BridgeDispatcher *dispatcher)
 {
@@ -325,6 +333,13 @@ handle_event (BridgeDispatcher *dispatcher, JsonObject *event)
     {
       if (qga_rate_limit_allow (&dispatcher->bad_input_limit))
         g_warning ("dropping a host event whose name is not a string");
+      return;
+    }
+  if (g_str_equal (name, "HOST_STATS"))
+    {
+      if (dispatcher->stats != NULL)
+        bridge_stats_handle_event (dispatcher->stats,
+                                   data && JSON_NODE_HOLDS_OBJECT (data) ? json_node_get_object (data) : NULL);
       return;
     }
   if (qga_clipboard_is_event (name))

@@ -60,4 +60,8 @@ guint bridge_dispatcher_get_pending_count (BridgeDispatcher *dispatcher);
 typedef struct _BridgeClipboard BridgeClipboard;
 void bridge_dispatcher_set_clipboard (BridgeDispatcher *dispatcher, BridgeClipboard *clipboard);
 
+/* Where HOST_STATS events go, likewise. */
+typedef struct _BridgeStats BridgeStats;
+void bridge_dispatcher_set_stats (BridgeDispatcher *dispatcher, BridgeStats *stats);
+
 G_END_DECLS

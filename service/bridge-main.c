@@ -30,6 +30,7 @@ typedef struct {
   BridgeClients *clients;
   BridgeAgent *agent;
   BridgeSessions *sessions;
+  BridgeStats *stats;
   BridgeClipboard *clipboard;
   BridgeSessionsObject *sessions_object;
   QgaBusName *name;
@@ -214,8 +215,10 @@ start (Bridge *bridge, GError **error)
                                               bridge->config.max_message_size);
   bridge->clients = bridge_clients_new (bridge->connection, bridge->config.max_clients,
                                         bridge->config.max_pending);
+  bridge->stats = bridge_stats_new (bridge->connection, bridge->channel, bridge->dispatcher,
+                                    bridge->config.max_clients);
   bridge->agent = bridge_agent_new (&bridge->config, bridge->channel, bridge->dispatcher,
-                                    bridge->clients);
+                                    bridge->clients, bridge->stats);
   if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (bridge->agent),
                                          bridge->connection, BRIDGE_OBJECT_PATH, error))
     return FALSE;
@@ -260,6 +263,7 @@ stop (Bridge *bridge)
   g_clear_object (&bridge->clipboard);
   g_clear_object (&bridge->sessions);
   g_clear_object (&bridge->agent);
+  g_clear_object (&bridge->stats);
   g_clear_object (&bridge->clients);
   g_clear_object (&bridge->dispatcher);
   g_clear_object (&bridge->channel);
