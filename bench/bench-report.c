@@ -566,6 +566,218 @@ bench_report_summary (BenchReport *report, const BenchFigures *all, const BenchM
   printf ("\nTargets                                                          value      target  result\n");
   latency_targets (report, all);
   memory_targets (report, memory);
+  fflush (stdout);
+}
+
+/* --- 6. the clipboard ------------------------------------------------------ */
+
+/* Throughput targets for the sizes from this index up: the smaller ones
+ * are bound by the latency of the D-Bus calls, not by the data. */
+#define CLIP_FIRST_TARGET_SIZE 3
+#define CLIP_MIN_RATIO 0.70
+#define CLIP_MAX_PEAK_MIB 32
+
+static const char *const clip_subject_names[BENCH_CLIP_N_SUBJECTS] = { "bridge", "floor" };
+static const char *const clip_arrows[BENCH_CLIP_N_DIRECTIONS] = { "host->guest", "guest->host" };
+
+/* The median, averaging the middle two of an even count (2 passes of one). */
+static double
+median_ms (GArray *samples)
+{
+  guint n = samples->len;
+
+  if (n == 0)
+    return 0;
+  bench_samples_percentile_us (samples, 50);   /* sorts */
+  if (n % 2 == 1)
+    return g_array_index (samples, gint64, n / 2) / 1e6;
+  return (g_array_index (samples, gint64, n / 2 - 1) + g_array_index (samples, gint64, n / 2)) / 2e6;
+}
+
+static double
+mib_per_s (guint64 size, double ms)
+{
+  return ms > 0 ? size / 1048576.0 / (ms / 1000.0) : 0;
+}
+
+static char *
+size_label (guint64 size)
+{
+  return size >= 1048576 ? g_strdup_printf ("%" G_GUINT64_FORMAT " MiB", size / 1048576)
+                         : g_strdup_printf ("%" G_GUINT64_FORMAT " KiB", size / 1024);
+}
+
+static const struct {
+  const char *process;
+  const char *label;
+  BenchClipSubject subject;
+} clip_cpu_rows[BENCH_CLIP_N_CPU] = {
+  [BENCH_CLIP_CPU_BRIDGE] = { "qga-bridge", "qga-bridge", BENCH_CLIP_REAL },
+  [BENCH_CLIP_CPU_SESSION] = { "qga-session", "qga-session", BENCH_CLIP_REAL },
+  [BENCH_CLIP_CPU_BENCH_REAL] = { "bench-real", "the bench (host + guest program)", BENCH_CLIP_REAL },
+  [BENCH_CLIP_CPU_FLOOR] = { "floor-server", "floor server", BENCH_CLIP_FLOOR },
+  [BENCH_CLIP_CPU_BENCH_FLOOR] = { "bench-floor", "the bench (host)", BENCH_CLIP_FLOOR },
+};
+
+static double
+clip_cpu_ms_per_mib (const BenchClipResults *r, guint d, guint i)
+{
+  guint64 bytes = r->cpu_bytes[d][clip_cpu_rows[i].subject];
+
+  return bytes > 0 ? r->cpu_ns[d][i] / 1e6 / (bytes / 1048576.0) : 0;
+}
+
+static void
+clip_write_lines (BenchReport *report, const BenchClipResults *r)
+{
+  const struct { const char *subject; const char *when; BenchClipRss rss; } memory[] = {
+    { "bridge-c", "idle", r->bridge_idle },
+    { "qga-session", "idle", r->session_idle },
+    { "bridge-c", "peak-host-to-guest", r->bridge_peak[0] },
+    { "bridge-c", "peak-guest-to-host", r->bridge_peak[1] },
+    { "qga-session", "peak-host-to-guest", r->session_peak[0] },
+    { "qga-session", "peak-guest-to-host", r->session_peak[1] },
+  };
+
+  for (guint d = 0; d < BENCH_CLIP_N_DIRECTIONS; d++)
+    {
+      for (guint s = 0; s < BENCH_CLIP_N_SIZES; s++)
+        for (guint k = 0; k < BENCH_CLIP_N_SUBJECTS; k++)
+          {
+            GArray *samples = r->times[d][s][k];
+            double ms = median_ms (samples);
+            GString *line;
+
+            if (samples->len == 0)
+              continue;
+            line = begin_line ("clipboard");
+            add_string (line, "direction", bench_clip_direction_names[d]);
+            add_int (line, "size", bench_clip_sizes[s]);
+            add_string (line, "subject", clip_subject_names[k]);
+            add_int (line, "pass", 0);
+            add_int (line, "n", samples->len);
+            add_number (line, "median_ms", ms, 3);
+            add_number (line, "min_ms", g_array_index (samples, gint64, 0) / 1e6, 3);
+            add_number (line, "mib_per_s", mib_per_s (bench_clip_sizes[s], ms), 1);
+            write_line (report, line);
+          }
+      for (guint i = 0; i < BENCH_CLIP_N_CPU; i++)
+        {
+          GString *line = begin_line ("cpu");
+
+          add_string (line, "test", bench_clip_direction_names[d]);
+          add_string (line, "process", clip_cpu_rows[i].process);
+          add_int (line, "pass", 0);
+          add_number (line, "cpu_ms_per_mib", clip_cpu_ms_per_mib (r, d, i), 3);
+          write_line (report, line);
+        }
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (memory); i++)
+    {
+      GString *line = begin_line ("memory");
+
+      add_string (line, "test", "clipboard");
+      add_string (line, "subject", memory[i].subject);
+      add_string (line, "when", memory[i].when);
+      add_int (line, "rss_kib", memory[i].rss.rss_kib);
+      add_int (line, "hwm_kib", memory[i].rss.hwm_kib);
+      write_line (report, line);
+    }
+}
+
+static void
+clip_print (const BenchClipResults *r)
+{
+  printf ("\n6 clipboard (%u pass%s): a guest program -> qga-session -> qga-bridge -> the bench as host\n",
+          r->passes, r->passes == 1 ? "" : "es");
+  printf ("  floor: the same chunks, window and acks over a unix socket, json-glib both ends\n");
+  for (guint d = 0; d < BENCH_CLIP_N_DIRECTIONS; d++)
+    {
+      printf ("  %-12s %8s %5s %12s %10s %12s %10s %8s\n", clip_arrows[d], "size", "n",
+              "bridge ms", "MiB/s", "floor ms", "MiB/s", "ratio");
+      for (guint s = 0; s < BENCH_CLIP_N_SIZES; s++)
+        {
+          g_autofree char *label = size_label (bench_clip_sizes[s]);
+          double real = median_ms (r->times[d][s][BENCH_CLIP_REAL]);
+          double floor_ms = median_ms (r->times[d][s][BENCH_CLIP_FLOOR]);
+
+          if (r->times[d][s][BENCH_CLIP_REAL]->len == 0)
+            continue;
+          printf ("  %-12s %8s %5u %12.2f %10.1f %12.2f %10.1f %8.3f\n", "", label,
+                  r->times[d][s][BENCH_CLIP_REAL]->len, real, mib_per_s (bench_clip_sizes[s], real),
+                  floor_ms, mib_per_s (bench_clip_sizes[s], floor_ms), ratio (floor_ms, real));
+        }
+    }
+  printf ("  CPU ms per MiB moved, all sizes  %14s %14s\n", clip_arrows[0], clip_arrows[1]);
+  for (guint i = 0; i < BENCH_CLIP_N_CPU; i++)
+    printf ("    %-8s %-36s %8.2f %14.2f\n",
+            clip_cpu_rows[i].subject == BENCH_CLIP_REAL ? "bridge:" : "floor:", clip_cpu_rows[i].label,
+            clip_cpu_ms_per_mib (r, 0, i), clip_cpu_ms_per_mib (r, 1, i));
+  printf ("  memory KiB, VmRSS idle; peak while the largest size moved (VmHWM, sampled VmRSS)\n");
+  printf ("    %-12s idle %8zu   host->guest %8zu (+%zu)   guest->host %8zu (+%zu)\n", "qga-bridge",
+          r->bridge_idle.rss_kib, r->bridge_peak[0].rss_kib,
+          r->bridge_peak[0].rss_kib - MIN (r->bridge_peak[0].rss_kib, r->bridge_idle.rss_kib),
+          r->bridge_peak[1].rss_kib,
+          r->bridge_peak[1].rss_kib - MIN (r->bridge_peak[1].rss_kib, r->bridge_idle.rss_kib));
+  printf ("    %-12s idle %8zu   host->guest %8zu (+%zu)   guest->host %8zu (+%zu)\n", "qga-session",
+          r->session_idle.rss_kib, r->session_peak[0].rss_kib,
+          r->session_peak[0].rss_kib - MIN (r->session_peak[0].rss_kib, r->session_idle.rss_kib),
+          r->session_peak[1].rss_kib,
+          r->session_peak[1].rss_kib - MIN (r->session_peak[1].rss_kib, r->session_idle.rss_kib));
+}
+
+static void
+clip_targets (BenchReport *report, const BenchClipResults *r)
+{
+  g_autofree char *largest = size_label (bench_clip_sizes[BENCH_CLIP_N_SIZES - 1]);
+
+  for (guint d = 0; d < BENCH_CLIP_N_DIRECTIONS; d++)
+    for (guint s = CLIP_FIRST_TARGET_SIZE; s < BENCH_CLIP_N_SIZES; s++)
+      {
+        g_autofree char *label = size_label (bench_clip_sizes[s]);
+        g_autofree char *id = g_strdup_printf ("clipboard-%s-%" G_GUINT64_FORMAT,
+                                               bench_clip_direction_names[d], bench_clip_sizes[s]);
+        g_autofree char *what = g_strdup_printf ("6 clipboard %s %s: throughput / floor",
+                                                 clip_arrows[d], label);
+        GArray *real = r->times[d][s][BENCH_CLIP_REAL];
+
+        target (report, id, what, ratio (median_ms (r->times[d][s][BENCH_CLIP_FLOOR]), median_ms (real)),
+                AT_LEAST, CLIP_MIN_RATIO, real->len > 0, "x");
+      }
+  for (guint d = 0; d < BENCH_CLIP_N_DIRECTIONS; d++)
+    {
+      const struct { const char *id; const char *name; BenchClipRss idle, peak; } procs[] = {
+        { "bridge", "qga-bridge", r->bridge_idle, r->bridge_peak[d] },
+        { "session", "qga-session", r->session_idle, r->session_peak[d] },
+      };
+
+      for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
+        {
+          g_autofree char *id = g_strdup_printf ("clipboard-peak-%s-%s", procs[i].id,
+                                                 bench_clip_direction_names[d]);
+          g_autofree char *what = g_strdup_printf ("6 %s peak RSS over idle, %s %s (MiB)",
+                                                   procs[i].name, clip_arrows[d], largest);
+
+          target (report, id, what,
+                  ((double) procs[i].peak.rss_kib - (double) procs[i].idle.rss_kib) / 1024.0,
+                  AT_MOST, CLIP_MAX_PEAK_MIB, procs[i].peak.rss_kib > 0, " ");
+        }
+    }
+}
+
+void
+bench_report_clipboard (BenchReport *report, const BenchClipResults *results)
+{
+  clip_write_lines (report, results);
+  clip_print (results);
+  printf ("\nTargets                                                          value      target  result\n");
+  clip_targets (report, results);
+  fflush (stdout);
+}
+
+void
+bench_report_end (BenchReport *report)
+{
   printf ("\n%u target%s missed.\n", report->misses, report->misses == 1 ? "" : "s");
   fflush (stdout);
 }

@@ -167,6 +167,100 @@ gboolean bench_measure_fanout (const BenchSetup *setup, const BenchPlan *plan,
                                guint n_subscribers, GArray *bridge, GArray *trivial,
                                GError **error);
 
+/* --- bench-clipboard.c: 6. clipboard transfers ---------------------------
+ *
+ * A guest program (this process: its D-Bus calls on the main loop, its
+ * pipe end on a thread) -> qga-session (on its own private session bus S)
+ * -> qga-bridge C (on private bus C, which is qga-session's "system bus")
+ * -> the port -> this process as the host, speaking the wire with
+ * json-glib. The floor is the same host code against the clipboard floor
+ * server (bench-servers.c): json-glib on both ends of a unix socket, the
+ * same chunks, window and acknowledgements, no D-Bus and no daemon of ours. */
+
+#define BENCH_CLIP_N_SIZES 5
+#define BENCH_CLIP_N_DIRECTIONS 2    /* 0 host->guest, 1 guest->host */
+#define BENCH_CLIP_CHUNK 49152       /* docs/CLIPBOARD.md: 48 KiB decoded per chunk */
+#define BENCH_CLIP_WINDOW 8
+#define BENCH_CLIP_TYPE "application/octet-stream"
+
+extern const guint64 bench_clip_sizes[BENCH_CLIP_N_SIZES];
+extern const char *const bench_clip_direction_names[BENCH_CLIP_N_DIRECTIONS];
+
+typedef enum {
+  BENCH_CLIP_REAL,             /* through qga-session and qga-bridge */
+  BENCH_CLIP_FLOOR,            /* the json-glib socket floor */
+  BENCH_CLIP_N_SUBJECTS
+} BenchClipSubject;
+
+/* CPU time over the transfers of one direction, all sizes. */
+typedef enum {
+  BENCH_CLIP_CPU_BRIDGE,       /* qga-bridge C, during the real transfers */
+  BENCH_CLIP_CPU_SESSION,      /* qga-session, during the real transfers */
+  BENCH_CLIP_CPU_BENCH_REAL,   /* this process (host and guest program), real transfers */
+  BENCH_CLIP_CPU_FLOOR,        /* the floor server, during the floor's transfers */
+  BENCH_CLIP_CPU_BENCH_FLOOR,  /* this process (host), the floor's transfers */
+  BENCH_CLIP_N_CPU
+} BenchClipCpu;
+
+typedef struct {
+  gsize rss_kib;               /* VmRSS */
+  gsize hwm_kib;               /* VmHWM (peak) */
+} BenchClipRss;
+
+/* All passes: durations in ns per transfer; CPU and bytes summed. */
+typedef struct {
+  guint passes;
+  GArray *times[BENCH_CLIP_N_DIRECTIONS][BENCH_CLIP_N_SIZES][BENCH_CLIP_N_SUBJECTS];
+  gint64 cpu_ns[BENCH_CLIP_N_DIRECTIONS][BENCH_CLIP_N_CPU];
+  guint64 cpu_bytes[BENCH_CLIP_N_DIRECTIONS][BENCH_CLIP_N_SUBJECTS];
+  BenchClipRss bridge_idle, session_idle;
+  /* The largest peak over all passes, while the largest size moved. */
+  BenchClipRss bridge_peak[BENCH_CLIP_N_DIRECTIONS], session_peak[BENCH_CLIP_N_DIRECTIONS];
+} BenchClipResults;
+
+typedef struct _BenchClipboard BenchClipboard;
+
+/* Start bus C, bus S, qga-bridge C, qga-session and the floor server in
+ * tmpdir; wait until the bridge has the agent and the host capability. */
+gboolean bench_clipboard_start (BenchClipboard **clip, const char *bridge_path,
+                                const char *session_path, const char *self, const char *tmpdir,
+                                GError **error);   /* *clip is set even on failure: stop it */
+gboolean bench_clipboard_run_pass (BenchClipboard *clip, guint pass, gboolean quick,
+                                   GError **error);
+gboolean bench_clipboard_check_alive (BenchClipboard *clip, GError **error);
+const BenchClipResults *bench_clipboard_get_results (BenchClipboard *clip);
+/* FALSE with error if a daemon had died; frees clip. */
+gboolean bench_clipboard_stop (BenchClipboard *clip, GError **error);
+
+/* Shared by both ends (the bench as host, the floor server). Content is a
+ * fixed pseudo-random pattern: byte i of every content is the same. */
+const guint8 *bench_clip_pattern_at (guint64 offset, gsize length);   /* length <= 65521 */
+gboolean bench_clip_pattern_check (guint64 offset, const guint8 *data, gsize length);
+
+/* One wire line, '\n' included, built with JsonBuilder and JsonGenerator. */
+char *bench_clip_build_data (JsonGenerator *generator, guint32 transfer, guint32 seq,
+                             const guint8 *data, gsize length, gboolean last, gsize *line_length);
+char *bench_clip_build_ack (JsonGenerator *generator, guint32 transfer, guint32 seq,
+                            gsize *line_length);
+char *bench_clip_build_reply (JsonGenerator *generator, JsonNode *id, JsonNode *value,
+                              gsize *line_length);
+char *bench_clip_build_command (JsonGenerator *generator, const char *command,
+                                JsonNode *arguments, gint64 id, gsize *line_length);
+/* CLIPBOARD_DATA's data member decoded into buffer (>= BENCH_CLIP_CHUNK bytes). */
+gboolean bench_clip_decode_data (JsonObject *data, guint8 *buffer, gsize *length,
+                                 guint32 *seq, gboolean *last, GError **error);
+
+/* A guest program's end of a pipe, on a thread: drain (read to EOF, check
+ * the pattern) or feed (write size bytes of the pattern, then close). */
+typedef struct _BenchPipeJob BenchPipeJob;
+BenchPipeJob *bench_pipe_drain_start (int fd);          /* takes fd */
+BenchPipeJob *bench_pipe_feed_start (int fd, guint64 size);
+/* Join: bytes moved, and when the thread ended (bench_now_ns). */
+gboolean bench_pipe_job_finish (BenchPipeJob *job, guint64 *bytes, gint64 *end_ns,
+                                GError **error);
+
+int bench_run_clipboard_floor (const char *socket_path);
+
 /* --- bench-report.c: the table and the JSON lines ------------------------ */
 
 #define BENCH_N_FANOUTS 3
@@ -236,5 +330,9 @@ void bench_report_figures (BenchReport *report, guint pass, const BenchFigures *
 /* The table, and each target with its verdict as a JSON line. */
 void bench_report_summary (BenchReport *report, const BenchFigures *all,
                            const BenchMemory *memory, const BenchPlan *plan);
+/* 6: the clipboard's JSON lines, table and targets. */
+void bench_report_clipboard (BenchReport *report, const BenchClipResults *results);
+/* The count of missed targets, last. */
+void bench_report_end (BenchReport *report);
 
 G_END_DECLS

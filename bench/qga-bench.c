@@ -43,6 +43,8 @@ typedef struct {
   char *bridge_wrapper;     /* e.g. "valgrind --tool=callgrind" for bridge A */
   char *trivial_name;       /* --trivial-service mode */
   char *echo_socket;        /* --echo-server mode */
+  char *session_path;       /* qga-session, for the clipboard */
+  char *clipboard_floor;    /* --clipboard-floor mode */
 } Options;
 
 typedef struct {
@@ -59,12 +61,13 @@ typedef struct {
   BenchProc *qemu_ga;
   GDBusConnection *control_a;
   GDBusConnection *control_b;
+  BenchClipboard *clip;     /* 6: bus C, bus S, qga-bridge C, qga-session, floor */
 } Driver;
 
 /* --- options -------------------------------------------------------------- */
 
 static const char *const measurement_names[] = {
-  "round-trip", "host-to-guest", "concurrency", "fanout", NULL
+  "round-trip", "host-to-guest", "concurrency", "fanout", "clipboard", NULL
 };
 
 static gboolean
@@ -82,13 +85,17 @@ parse_options (Options *o, int *argc, char ***argv)
       "Identical passes, for the memory growth check (default 2)", "N" },
     { "quick", 0, 0, G_OPTION_ARG_NONE, &o->quick, "Fewer iterations: a smoke test, not figures", NULL },
     { "only", 0, 0, G_OPTION_ARG_STRING, &o->only,
-      "Run one measurement: round-trip, host-to-guest, concurrency or fanout", "NAME" },
+      "Run one measurement: round-trip, host-to-guest, concurrency, fanout or clipboard", "NAME" },
     { "bridge-wrapper", 0, 0, G_OPTION_ARG_STRING, &o->bridge_wrapper,
       "Run bridge A under this command (to profile it, e.g. 'valgrind --tool=callgrind')", "CMD" },
     { "trivial-service", 0, 0, G_OPTION_ARG_STRING, &o->trivial_name,
       "Be the trivial D-Bus service, owning NAME on the session bus", "NAME" },
     { "echo-server", 0, 0, G_OPTION_ARG_FILENAME, &o->echo_socket,
       "Be the JSON echo server, listening on SOCKET", "SOCKET" },
+    { "session", 0, 0, G_OPTION_ARG_FILENAME, &o->session_path,
+      "qga-session to use for the clipboard (default: beside --bridge)", "PATH" },
+    { "clipboard-floor", 0, 0, G_OPTION_ARG_FILENAME, &o->clipboard_floor,
+      "Be the clipboard floor server, listening on SOCKET", "SOCKET" },
     { NULL }
   };
   g_autoptr(GOptionContext) context = g_option_context_new ("- qga-bridge benchmark");
@@ -100,7 +107,7 @@ parse_options (Options *o, int *argc, char ***argv)
       g_printerr ("qga-bench: %s\n", error->message);
       return FALSE;
     }
-  if (o->trivial_name != NULL || o->echo_socket != NULL)
+  if (o->trivial_name != NULL || o->echo_socket != NULL || o->clipboard_floor != NULL)
     return TRUE;
   if (o->bridge_path == NULL || o->host_path == NULL)
     {
@@ -109,7 +116,7 @@ parse_options (Options *o, int *argc, char ***argv)
     }
   if (o->only != NULL && !g_strv_contains (measurement_names, o->only))
     {
-      g_printerr ("qga-bench: --only takes round-trip, host-to-guest, concurrency or fanout\n");
+      g_printerr ("qga-bench: --only takes round-trip, host-to-guest, concurrency, fanout or clipboard\n");
       return FALSE;
     }
   if (o->passes < 1 || o->passes > BENCH_MAX_PASSES)
@@ -131,6 +138,8 @@ options_clear (Options *o)
   g_free (o->bridge_wrapper);
   g_free (o->trivial_name);
   g_free (o->echo_socket);
+  g_free (o->session_path);
+  g_free (o->clipboard_floor);
 }
 
 static BenchPlan
@@ -387,15 +396,32 @@ start_qemu_ga (Driver *d, const char *qemu_ga_path, GError **error)
   return bench_wire_sync (d->setup.qemu_ga_wire, error);
 }
 
+/* Measurements 1-5 (buses A and B, qemu-ga): all but --only=clipboard. */
+static gboolean
+wants_ab (const Options *o)
+{
+  return o->only == NULL || !g_str_equal (o->only, "clipboard");
+}
+
+static gboolean
+wants_clipboard (const Options *o)
+{
+  return o->only == NULL || g_str_equal (o->only, "clipboard");
+}
+
 static gboolean
 start_all (Driver *d, const char *qemu_ga_path, GError **error)
 {
   d->tmpdir = g_dir_make_tmp ("qga-bench-XXXXXX", error);
   if (d->tmpdir == NULL)
     return FALSE;
-  if (!start_bus_a (d, error) || !start_bus_b (d, error))
+  if (wants_ab (d->options) &&
+      (!start_bus_a (d, error) || !start_bus_b (d, error) ||
+       (qemu_ga_path != NULL && !start_qemu_ga (d, qemu_ga_path, error))))
     return FALSE;
-  return qemu_ga_path == NULL || start_qemu_ga (d, qemu_ga_path, error);
+  return !wants_clipboard (d->options) ||
+         bench_clipboard_start (&d->clip, d->options->bridge_path, d->options->session_path,
+                                d->self, d->tmpdir, error);
 }
 
 #define N_DAEMONS 7
@@ -421,8 +447,10 @@ check_all_alive (Driver *d, GError **error)
   for (guint i = 0; i < N_DAEMONS; i++)
     if (procs[i] != NULL && !bench_proc_check_alive (procs[i], error))
       return FALSE;
-  return bench_proc_check_alive (d->setup.bus_a->daemon, error) &&
-         bench_proc_check_alive (d->setup.bus_b->daemon, error);
+  if (d->clip != NULL && !bench_clipboard_check_alive (d->clip, error))
+    return FALSE;
+  return (d->setup.bus_a == NULL || bench_proc_check_alive (d->setup.bus_a->daemon, error)) &&
+         (d->setup.bus_b == NULL || bench_proc_check_alive (d->setup.bus_b->daemon, error));
 }
 
 static void
@@ -463,6 +491,8 @@ stop_all (Driver *d, GError **error)
   g_clear_pointer (&d->setup.qemu_ga_wire, bench_wire_free);
   g_clear_object (&d->control_a);
   g_clear_object (&d->control_b);
+  ok = keep_first_error (bench_clipboard_stop (g_steal_pointer (&d->clip), &local_error), ok,
+                         error, &local_error);
   list_daemons (d, procs);
   for (guint i = 0; i < N_DAEMONS; i++)
     if (procs[i] != NULL)
@@ -579,6 +609,7 @@ wanted (Driver *d, const char *name)
   return d->options->only == NULL || g_str_equal (d->options->only, name);
 }
 
+
 static gboolean
 run_pass (Driver *d, guint pass, BenchFigures *f, GError **error)
 {
@@ -609,6 +640,8 @@ run_pass (Driver *d, guint pass, BenchFigures *f, GError **error)
                                  f->fanout_bridge[i], f->fanout_trivial[i], error))
         return FALSE;
     }
+  if (d->clip != NULL && !bench_clipboard_run_pass (d->clip, pass, d->options->quick, error))
+    return FALSE;
   return check_all_alive (d, error);
 }
 
@@ -627,6 +660,8 @@ blame_dead_daemon (Driver *d, GError **error)
 static void
 sample_memory (Driver *d, BenchMemory *memory, guint index)
 {
+  if (d->bridge_a == NULL)
+    return;   /* --only=clipboard: it samples its own */
   g_usleep (SETTLE_MS * 1000);
   while (g_main_context_iteration (NULL, FALSE))
     ;
@@ -657,16 +692,21 @@ run_passes (Driver *d, BenchReport *report, GError **error)
       if (ok)
         {
           sample_memory (d, &memory, p);
-          bench_report_figures (report, p, &figures);
+          if (wants_ab (d->options))
+            bench_report_figures (report, p, &figures);
           bench_figures_add (&all, &figures, passes);
         }
       bench_figures_clear (&figures);
     }
-  if (ok)
+  if (ok && wants_ab (d->options))
     {
       bench_report_figures (report, 0, &all);
       bench_report_summary (report, &all, &memory, &d->plan);
     }
+  if (ok && d->clip != NULL)
+    bench_report_clipboard (report, bench_clipboard_get_results (d->clip));
+  if (ok)
+    bench_report_end (report);
   bench_figures_clear (&all);
   return ok;
 }
@@ -705,7 +745,7 @@ run_driver (Options *o)
 {
   Driver d = { .options = o, .plan = make_plan (o->quick) };
   g_autoptr(GError) error = NULL;
-  g_autofree char *qemu_ga = find_qemu_ga (o);
+  g_autofree char *qemu_ga = wants_ab (o) ? find_qemu_ga (o) : NULL;
   g_autofree char *results = results_path (o, &error);
   BenchReport *report = NULL;
   gboolean ok;
@@ -717,7 +757,7 @@ run_driver (Options *o)
   if (ok)
     {
       bench_procs_set_log_fd (log_fd);
-      if (qemu_ga == NULL)
+      if (qemu_ga == NULL && wants_ab (o))
         g_printerr ("qga-bench: %s: the qemu-ga comparisons are SKIPPED\n",
                     o->no_qemu_ga ? "--no-qemu-ga"
                                   : "qemu-ga not found (tools/install-deps --bench installs it)");
@@ -751,6 +791,8 @@ main (int argc, char **argv)
     status = bench_run_trivial_service (options.trivial_name);
   else if (options.echo_socket != NULL)
     status = bench_run_echo_server (options.echo_socket);
+  else if (options.clipboard_floor != NULL)
+    status = bench_run_clipboard_floor (options.clipboard_floor);
   else
     status = run_driver (&options);
   options_clear (&options);
