@@ -96,9 +96,10 @@ qga_stream_close (QgaStream *stream)
 /* Close, then tell the owner. The owner may drop its last reference in the
  * handler, so hold one across the emission. */
 static void
-close_and_notify (QgaStream *stream, GError *error)
+close_and_notify (QgaStream *stream, GError *error)   /* takes error */
 {
   g_autoptr(QgaStream) self = g_object_ref (stream);
+  g_autoptr(GError) owned = error;
 
   if (stream->closed)
     return;
@@ -110,10 +111,8 @@ static gboolean
 deferred_close_cb (gpointer user_data)
 {
   QgaStream *stream = user_data;
-  g_autoptr(GError) error = g_steal_pointer (&stream->deferred_error);
-
   stream->close_idle = 0;
-  close_and_notify (stream, error);
+  close_and_notify (stream, g_steal_pointer (&stream->deferred_error));
   return G_SOURCE_REMOVE;
 }
 
