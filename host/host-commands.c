@@ -1,17 +1,38 @@
 /* host-commands.c: the host-* command table and its dispatcher (see host-commands.h). */
 #include "config.h"
 
+#include <string.h>
+
 #include "host-commands.h"
 #include "qga-error.h"
+#include "qga-log.h"
 #include "qga-wire.h"
 
 struct _HostCommands {
   HostCommandsReplyFunc reply_func;
+  HostCommandsEventFunc event_func;
   gpointer user_data;
   HostClipboard *clipboard;
+  HostStats *stats;
   GHashTable *delayed;  /* set of DelayedReply *, owned */
   gsize delayed_bytes;
+  GHashTable *waiting;  /* set of WaitingCommand *, owned */
+
+  /* the HOST_STATS subscription */
+  guint interval_ms;    /* 0: none */
+  guint tick_source;
+  guint first_source;
+  guint tick_wait;      /* the tick waiting for fresh QMP fields */
 };
+
+/* A command whose answer waits for fresh QMP fields. */
+typedef struct {
+  HostCommands *commands;
+  const HostCommand *command;
+  JsonObject *arguments;  /* a reference, or NULL */
+  JsonNode *id;           /* a copy, or NULL */
+  guint wait_id;
+} WaitingCommand;
 
 typedef struct {
   HostCommands *commands;
@@ -27,12 +48,21 @@ static JsonNode *host_echo (HostCommands *commands, JsonObject *arguments, guint
                             GError **error);
 static JsonNode *host_clipboard_request (HostCommands *commands, JsonObject *arguments,
                                          guint *delay_ms, GError **error);
+static JsonNode *host_stats (HostCommands *commands, JsonObject *arguments, guint *delay_ms,
+                             GError **error);
+static JsonNode *host_subscribe (HostCommands *commands, JsonObject *arguments,
+                                 guint *delay_ms, GError **error);
+static JsonNode *host_unsubscribe (HostCommands *commands, JsonObject *arguments,
+                                   guint *delay_ms, GError **error);
 
 static const HostCommand command_table[] = {
-  { "host-ping", host_ping, TRUE, TRUE },
-  { "host-info", host_info, TRUE, TRUE },
-  { "host-echo", host_echo, TRUE, TRUE },
-  { QGA_CLIPBOARD_HOST_REQUEST, host_clipboard_request, TRUE, TRUE },
+  { "host-ping", host_ping, TRUE, TRUE, FALSE, 0 },
+  { "host-info", host_info, TRUE, TRUE, FALSE, HOST_STATS_HYPERVISOR },
+  { "host-echo", host_echo, TRUE, TRUE, FALSE, 0 },
+  { QGA_CLIPBOARD_HOST_REQUEST, host_clipboard_request, TRUE, TRUE, FALSE, 0 },
+  { "host-stats", host_stats, TRUE, TRUE, TRUE, HOST_STATS_BIT (HOST_STATS_BALLOON) },
+  { "host-subscribe", host_subscribe, TRUE, TRUE, FALSE, 0 },
+  { "host-unsubscribe", host_unsubscribe, TRUE, TRUE, TRUE, 0 },
 };
 
 const HostCommand *
@@ -80,7 +110,7 @@ host_info (HostCommands *commands, JsonObject *arguments, guint *delay_ms, GErro
     info[i] = (QgaWireCommandInfo) { command_table[i].name, command_table[i].enabled,
                                      command_table[i].success_response };
   base = qga_wire_build_info (PACKAGE_VERSION, info, G_N_ELEMENTS (info));
-  if (commands->clipboard == NULL)
+  if (commands->clipboard == NULL && commands->stats == NULL)
     return g_steal_pointer (&base);
   /* The built tree is sealed: copy its members into a new object. */
   base_object = json_node_get_object (base);
@@ -89,9 +119,12 @@ host_info (HostCommands *commands, JsonObject *arguments, guint *delay_ms, GErro
   for (GList *l = members; l != NULL; l = l->next)
     json_object_set_member (object, l->data,
                             json_node_copy (json_object_get_member (base_object, l->data)));
-  json_object_set_member (object, "clipboard",
-                          qga_clipboard_capability_new (
-                            host_clipboard_get_max_size (commands->clipboard)));
+  if (commands->clipboard != NULL)
+    json_object_set_member (object, "clipboard",
+                            qga_clipboard_capability_new (
+                              host_clipboard_get_max_size (commands->clipboard)));
+  if (commands->stats != NULL)
+    host_stats_add_to_info (commands->stats, object);
   return json_node_init_object (json_node_alloc (), object);
 }
 
@@ -141,6 +174,166 @@ host_echo (HostCommands *commands, JsonObject *arguments, guint *delay_ms, GErro
   if (!get_delay_ms (arguments, delay_ms, error))
     return NULL;
   return json_node_init_object (json_node_alloc (), arguments);
+}
+
+/* --- host stats --- */
+
+static gboolean
+check_stats (HostCommands *commands, GError **error)
+{
+  if (commands->stats != NULL)
+    return TRUE;
+  g_set_error_literal (error, QGA_ERROR, QGA_ERROR_NOT_SUPPORTED, "the host has no stats");
+  return FALSE;
+}
+
+static JsonNode *
+host_stats (HostCommands *commands, JsonObject *arguments, guint *delay_ms, GError **error)
+{
+  if (!check_stats (commands, error))
+    return NULL;
+  return host_stats_build (commands->stats);
+}
+
+static void
+send_stats_event (HostCommands *commands)
+{
+  g_autoptr(JsonNode) data = host_stats_build (commands->stats);
+  g_autoptr(GBytes) event = qga_wire_build_event ("HOST_STATS", data);
+
+  commands->event_func (event, commands->user_data);
+}
+
+static void
+tick_ready_cb (gpointer user_data)
+{
+  HostCommands *commands = user_data;
+
+  commands->tick_wait = 0;
+  if (commands->interval_ms != 0)
+    send_stats_event (commands);
+}
+
+static void
+tick (HostCommands *commands)
+{
+  if (commands->tick_wait != 0)
+    return;  /* the last one still waits for QMP: skip this one */
+  commands->tick_wait = host_stats_refresh (commands->stats, HOST_STATS_BIT (HOST_STATS_BALLOON),
+                                            tick_ready_cb, commands);
+  if (commands->tick_wait == 0)
+    send_stats_event (commands);
+}
+
+static gboolean
+tick_cb (gpointer user_data)
+{
+  tick (user_data);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+first_tick_cb (gpointer user_data)
+{
+  HostCommands *commands = user_data;
+
+  commands->first_source = 0;
+  tick (commands);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+unsubscribe (HostCommands *commands)
+{
+  if (commands->interval_ms != 0)
+    g_debug ("HOST_STATS subscription ended");
+  commands->interval_ms = 0;
+  g_clear_handle_id (&commands->tick_source, g_source_remove);
+  g_clear_handle_id (&commands->first_source, g_source_remove);
+  if (commands->tick_wait != 0)
+    host_stats_cancel (commands->stats, commands->tick_wait);
+  commands->tick_wait = 0;
+}
+
+/* The first event once the reply is out (an idle runs after it is
+ * queued), then one every interval. */
+static void
+subscribe (HostCommands *commands, guint interval_ms)
+{
+  unsubscribe (commands);
+  g_debug ("HOST_STATS every %u ms", interval_ms);
+  commands->interval_ms = interval_ms;
+  commands->first_source = g_idle_add (first_tick_cb, commands);
+  commands->tick_source = g_timeout_add (interval_ms, tick_cb, commands);
+}
+
+static gboolean
+check_arguments (JsonObject *arguments, const char *const *known, GError **error)
+{
+  g_autoptr(GList) members = arguments != NULL ? json_object_get_members (arguments) : NULL;
+
+  for (GList *l = members; l != NULL; l = l->next)
+    if (known == NULL || !g_strv_contains (known, l->data))
+      {
+        g_autofree char *cut = qga_log_excerpt (l->data, strlen (l->data));
+
+        g_set_error (error, QGA_ERROR, QGA_ERROR_GENERIC_ERROR, "Parameter '%s' is unexpected",
+                     cut);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+static JsonNode *
+host_subscribe (HostCommands *commands, JsonObject *arguments, guint *delay_ms, GError **error)
+{
+  static const char *const known[] = { "interval-ms", NULL };
+  g_autoptr(JsonObject) result = NULL;
+  JsonNode *node;
+  gint64 value;
+
+  if (!check_arguments (arguments, known, error))
+    return NULL;
+  node = arguments != NULL ? json_object_get_member (arguments, "interval-ms") : NULL;
+  if (node == NULL)
+    {
+      g_set_error_literal (error, QGA_ERROR, QGA_ERROR_GENERIC_ERROR,
+                           "Parameter 'interval-ms' is missing");
+      return NULL;
+    }
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
+    {
+      g_set_error_literal (error, QGA_ERROR, QGA_ERROR_GENERIC_ERROR,
+                           "Invalid parameter type for 'interval-ms', expected: integer");
+      return NULL;
+    }
+  value = json_node_get_int (node);
+  if (value < 1 || value > G_MAXUINT32)
+    {
+      g_set_error (error, QGA_ERROR, QGA_ERROR_GENERIC_ERROR,
+                   "Parameter 'interval-ms' must be between 1 and %u", G_MAXUINT32);
+      return NULL;
+    }
+  if (!check_stats (commands, error))
+    return NULL;
+  value = CLAMP (value, HOST_STATS_MIN_INTERVAL_MS, HOST_STATS_MAX_INTERVAL_MS);
+  subscribe (commands, (guint) value);
+  result = json_object_new ();
+  json_object_set_int_member (result, "interval-ms", value);
+  return json_node_init_object (json_node_alloc (), result);
+}
+
+static JsonNode *
+host_unsubscribe (HostCommands *commands, JsonObject *arguments, guint *delay_ms, GError **error)
+{
+  unsubscribe (commands);
+  return new_empty_object ();
+}
+
+guint
+host_commands_get_interval (HostCommands *commands)
+{
+  return commands->interval_ms;
 }
 
 /* --- replies --- */
@@ -221,8 +414,8 @@ reply_gerror (HostCommands *commands, JsonNode *id, const GError *error)
 }
 
 static void
-run_command (HostCommands *commands, const HostCommand *command, JsonObject *arguments,
-             JsonNode *id)
+run_command_now (HostCommands *commands, const HostCommand *command, JsonObject *arguments,
+                 JsonNode *id)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) result = NULL;
@@ -252,6 +445,64 @@ run_command (HostCommands *commands, const HostCommand *command, JsonObject *arg
                         HOST_COMMANDS_MAX_DELAYED_BYTES);
   else
     reply_later (commands, reply, delay_ms);
+}
+
+static void
+waiting_command_free (gpointer data)
+{
+  WaitingCommand *waiting = data;
+
+  if (waiting->wait_id != 0)
+    host_stats_cancel (waiting->commands->stats, waiting->wait_id);
+  g_clear_pointer (&waiting->arguments, json_object_unref);
+  g_clear_pointer (&waiting->id, json_node_unref);
+  g_free (waiting);
+}
+
+static void
+waiting_ready_cb (gpointer user_data)
+{
+  WaitingCommand *waiting = user_data;
+  HostCommands *commands = waiting->commands;
+
+  waiting->wait_id = 0;
+  g_hash_table_steal (commands->waiting, waiting);
+  run_command_now (commands, waiting->command, waiting->arguments, waiting->id);
+  waiting_command_free (waiting);
+}
+
+static void
+run_command (HostCommands *commands, const HostCommand *command, JsonObject *arguments,
+             JsonNode *id)
+{
+  g_autoptr(GError) error = NULL;
+  WaitingCommand *waiting;
+
+  if (command->no_arguments && !check_arguments (arguments, NULL, &error))
+    {
+      reply_gerror (commands, id, error);
+      return;
+    }
+  if (command->fresh_fields == 0 || commands->stats == NULL ||
+      g_hash_table_size (commands->waiting) >= HOST_COMMANDS_MAX_WAITING)
+    {
+      run_command_now (commands, command, arguments, id);
+      return;
+    }
+  waiting = g_new0 (WaitingCommand, 1);
+  waiting->commands = commands;
+  waiting->command = command;
+  waiting->wait_id = host_stats_refresh (commands->stats, command->fresh_fields,
+                                         waiting_ready_cb, waiting);
+  if (waiting->wait_id == 0)
+    {
+      g_free (waiting);
+      run_command_now (commands, command, arguments, id);
+      return;
+    }
+  waiting->arguments = arguments != NULL ? json_object_ref (arguments) : NULL;
+  waiting->id = id != NULL ? json_node_copy (id) : NULL;
+  g_hash_table_add (commands->waiting, waiting);
 }
 
 void
@@ -304,16 +555,20 @@ host_commands_get_n_delayed (HostCommands *commands)
 }
 
 HostCommands *
-host_commands_new (HostCommandsReplyFunc reply_func, gpointer user_data,
-                   HostClipboard *clipboard)
+host_commands_new (HostCommandsReplyFunc reply_func, HostCommandsEventFunc event_func,
+                   gpointer user_data, HostClipboard *clipboard, HostStats *stats)
 {
   HostCommands *commands = g_new0 (HostCommands, 1);
 
   commands->reply_func = reply_func;
+  commands->event_func = event_func;
   commands->user_data = user_data;
   commands->clipboard = clipboard;
+  commands->stats = stats;
   commands->delayed = g_hash_table_new_full (g_direct_hash, g_direct_equal,
                                              delayed_reply_free, NULL);
+  commands->waiting = g_hash_table_new_full (g_direct_hash, g_direct_equal,
+                                             waiting_command_free, NULL);
   return commands;
 }
 
@@ -322,6 +577,8 @@ host_commands_free (HostCommands *commands)
 {
   if (commands == NULL)
     return;
+  unsubscribe (commands);
+  g_hash_table_unref (commands->waiting);
   g_hash_table_unref (commands->delayed);
   g_free (commands);
 }

@@ -16,6 +16,17 @@
  * was created with, and host-info announces that clipboard's capability
  * (docs/CLIPBOARD.md §2). Without a clipboard, host-clipboard-request
  * answers NoData and host-info has no "clipboard" member.
+ *
+ * host-stats, host-subscribe and host-unsubscribe answer from the
+ * HostStats the HostCommands was created with (docs/HOST-STATS.md), and
+ * host-info gains its "hypervisor" and "host-stats" members. A command
+ * whose answer has QMP fields waits for them to be fresh (at most
+ * HOST_QMP_WAIT_MS; see host-qmp.h), so its reply may come after the
+ * replies to later commands; at most HOST_COMMANDS_MAX_WAITING wait, and
+ * any more are answered from the cache at once. A subscription sends a
+ * HOST_STATS event through the HostCommandsEventFunc every interval, the
+ * first at once, until host-unsubscribe or until the HostCommands is
+ * freed (the connection ended).
  */
 #pragma once
 
@@ -23,17 +34,23 @@
 #include <json-glib/json-glib.h>
 
 #include "host-clipboard.h"
+#include "host-stats.h"
 
 G_BEGIN_DECLS
 
 #define HOST_COMMANDS_MAX_DELAYED 256
 #define HOST_COMMANDS_MAX_DELAYED_BYTES (32 * 1024 * 1024)
 #define HOST_COMMANDS_MAX_DELAY_MS 10000
+#define HOST_COMMANDS_MAX_WAITING 64
 
 typedef struct _HostCommands HostCommands;
 
 /* Called with one complete reply line for the guest. */
 typedef void (*HostCommandsReplyFunc) (GBytes *reply, gpointer user_data);
+
+/* Called with one event line of our own (HOST_STATS) for the guest; the
+ * receiver may drop it (a guest that does not read). */
+typedef void (*HostCommandsEventFunc) (GBytes *event, gpointer user_data);
 
 /* Returns the "return" value (a new node), or NULL with error set. To delay
  * the reply, a handler sets *delay_ms (0 means now). */
@@ -45,11 +62,16 @@ typedef struct {
   HostCommandHandler handler;
   gboolean enabled;
   gboolean success_response;  /* FALSE: no reply on success, as qemu-ga's guest-shutdown */
+  gboolean no_arguments;      /* TRUE: any argument is an error */
+  guint fresh_fields;         /* the QMP fields (host-stats.h mask) its answer has */
 } HostCommand;
 
-/* clipboard (not referenced, may be NULL) must outlive the HostCommands. */
-HostCommands *host_commands_new (HostCommandsReplyFunc reply_func, gpointer user_data,
-                                 HostClipboard *clipboard);
+/* clipboard and stats (not referenced, may be NULL) must outlive the
+ * HostCommands. Without stats, host-stats and host-subscribe answer
+ * NotSupported. */
+HostCommands *host_commands_new (HostCommandsReplyFunc reply_func,
+                                 HostCommandsEventFunc event_func, gpointer user_data,
+                                 HostClipboard *clipboard, HostStats *stats);
 void host_commands_free (HostCommands *commands);
 
 /* Handle one message from the guest that is not a reply or an event: a
@@ -58,6 +80,9 @@ void host_commands_free (HostCommands *commands);
 void host_commands_dispatch (HostCommands *commands, JsonNode *message);
 
 guint host_commands_get_n_delayed (HostCommands *commands);
+
+/* The interval of the HOST_STATS subscription, 0 if none. */
+guint host_commands_get_interval (HostCommands *commands);
 
 /* The table, for tests and host-info. */
 const HostCommand *host_commands_lookup (const char *name);

@@ -3,7 +3,8 @@
  * Options, the modes (serve, call, event, sync, clipboard get/set/watch)
  * and the main loop. The control lines read from stdin while serving are
  * in host-control.c, the clipboard's state and transfers in
- * host-clipboard.c.
+ * host-clipboard.c, the host stats and the allow-list in host-stats.c,
+ * the QMP client in host-qmp.c.
  */
 #include "config.h"
 
@@ -26,6 +27,7 @@
 #include "host-connect.h"
 #include "host-control.h"
 #include "host-peer.h"
+#include "host-stats.h"
 #include "qga-error.h"
 #include "qga-log.h"
 #include "qga-stream.h"
@@ -69,6 +71,8 @@ typedef struct {
   gint64 max_clipboard_size;
   char *selection;
   char **types;
+  char *qmp_path;
+  char *stats_allow;        /* NULL: all fields */
   gboolean verbose;
   gboolean version;
 } Options;
@@ -84,6 +88,8 @@ typedef struct {
   HostPeer *peer;
   HostControl *control;
   HostClipboard *clipboard;
+  HostStats *stats;
+  guint stats_allow;
   guint signal_sources[2];
   int exit_status;
   gboolean stdout_failed;
@@ -244,7 +250,7 @@ connected_cb (HostConnector *connector, int fd, gpointer user_data)
       close (fd);
       return;
     }
-  app->peer = host_peer_new (fd, app->options.max_message_size, app->clipboard);
+  app->peer = host_peer_new (fd, app->options.max_message_size, app->clipboard, app->stats);
   g_signal_connect (app->peer, "closed", G_CALLBACK (peer_closed_cb), app);
   if (app->mode == MODE_SERVE)
     {
@@ -943,8 +949,23 @@ usage_error (const char *format, ...)
 }
 
 static gboolean
-check_options (Options *options)
+check_options (App *app)
 {
+  Options *options = &app->options;
+  g_autoptr(GError) error = NULL;
+
+  app->stats_allow = HOST_STATS_ALL;
+  if (options->stats_allow != NULL &&
+      !host_stats_parse_allow (options->stats_allow, &app->stats_allow, &error))
+    {
+      usage_error ("%s", error->message);
+      return FALSE;
+    }
+  if (options->qmp_path != NULL && *options->qmp_path == '\0')
+    {
+      usage_error ("--qmp: the PATH is empty");
+      return FALSE;
+    }
   if (options->socket_path == NULL)
     {
       usage_error ("--socket=PATH is required");
@@ -1131,7 +1152,13 @@ static const char description[] =
   "  --type=text/plain;charset=utf-8.\n"
   "\n"
   "Host commands answered for the guest: host-ping, host-info, host-echo,\n"
-  "host-clipboard-request.\n"
+  "host-clipboard-request, host-stats, host-subscribe, host-unsubscribe.\n"
+  "\n"
+  "Host stats (docs/HOST-STATS.md): cpu-count, cpu-model, load-average,\n"
+  "memory-total, memory-available, uptime, wall-clock from /proc; with --qmp,\n"
+  "qemu-version, accelerator, vm-name, vcpus, balloon from the VM's QMP socket.\n"
+  "--stats-allow=FIELD,... lists the fields revealed (default: all; empty:\n"
+  "none); a refused field is absent and its source is not read.\n"
   "\n"
   "Exit status: 0 on success, 1 on an error reply, a timeout, a connection\n"
   "failure or a failed transfer, 2 on a usage error.\n";
@@ -1156,6 +1183,11 @@ parse_options (App *app, int *argc, char ***argv)
     { "type", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->types,
       "clipboard get/set: the MIME type (set: repeatable; default text/plain;charset=utf-8)",
       "TYPE" },
+    { "qmp", 0, 0, G_OPTION_ARG_FILENAME, &o->qmp_path,
+      "The VM's QMP unix socket, for the hypervisor fields of host-info and host-stats",
+      "PATH" },
+    { "stats-allow", 0, 0, G_OPTION_ARG_STRING, &o->stats_allow,
+      "The host stats fields revealed to the guest (default: all; empty: none)", "FIELD,..." },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &o->verbose, "Log debug messages", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &o->version, "Print the version and exit", NULL },
     { NULL }
@@ -1186,6 +1218,7 @@ app_clear (App *app)
   app->stage = STAGE_DONE;  /* what ends from here on reports nothing */
   drop_peer (app);
   g_clear_pointer (&app->clipboard, host_clipboard_free);
+  g_clear_pointer (&app->stats, host_stats_free);
   discard_output (app);
   restore_stdout (app);
   if (app->content_fd >= 0)
@@ -1199,6 +1232,8 @@ app_clear (App *app)
   g_clear_pointer (&app->options.socket_path, g_free);
   g_clear_pointer (&app->options.selection, g_free);
   g_clear_pointer (&app->options.types, g_strfreev);
+  g_clear_pointer (&app->options.qmp_path, g_free);
+  g_clear_pointer (&app->options.stats_allow, g_free);
 }
 
 static int
@@ -1219,6 +1254,7 @@ run (App *app)
     }
   app->clipboard = host_clipboard_new ((guint64) app->options.max_clipboard_size);
   host_clipboard_set_guest_func (app->clipboard, clipboard_guest_cb, app);
+  app->stats = host_stats_new (app->stats_allow, app->options.qmp_path);
   if (app->mode == MODE_CLIPBOARD_SET)
     host_clipboard_grab (app->clipboard, app->selection, (const char *const *) app->options.types,
                          content_source, app, NULL);
@@ -1228,7 +1264,12 @@ run (App *app)
   g_signal_connect (app->connector, "connected", G_CALLBACK (connected_cb), app);
 
   if (app->mode == MODE_SERVE)
-    app->control = host_control_new (STDIN_FILENO, app->options.max_message_size, get_peer, app);
+    {
+      app->control = host_control_new (STDIN_FILENO, app->options.max_message_size, get_peer, app);
+      /* Serving: know the VM before the guest asks (other modes ask QMP
+       * only if the guest does). */
+      host_stats_start (app->stats);
+    }
   else if (!is_serving_mode (app->mode))
     arm_timeout (app);
   host_connector_start (app->connector);
@@ -1266,7 +1307,7 @@ main (int argc, char *argv[])
       return EXIT_SUCCESS;
     }
   setup_logging (app.options.verbose);
-  if (!check_options (&app.options) || !parse_command (&app, argv + 1))
+  if (!check_options (&app) || !parse_command (&app, argv + 1))
     {
       app_clear (&app);
       return EXIT_USAGE;

@@ -13,6 +13,11 @@
 #include "qga-stream.h"
 #include "qga-wire.h"
 
+/* HOST_STATS events are not queued behind more than this much unwritten
+ * output: a guest that does not read misses them rather than growing our
+ * queue. */
+#define HOST_PEER_MAX_EVENT_BACKLOG (64 * 1024)
+
 struct _HostPeer {
   GObject parent;
 
@@ -139,6 +144,18 @@ send_reply_cb (GBytes *reply, gpointer user_data)
     g_debug ("reply to the guest dropped: %s", error->message);
 }
 
+static void
+send_event_cb (GBytes *event, gpointer user_data)
+{
+  HostPeer *peer = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (qga_stream_get_queued_bytes (peer->stream) > HOST_PEER_MAX_EVENT_BACKLOG)
+    g_debug ("HOST_STATS skipped: the guest is not reading");
+  else if (!qga_stream_send (peer->stream, event, QGA_STREAM_SEND_NONE, &error))
+    g_debug ("HOST_STATS dropped: %s", error->message);
+}
+
 static gboolean
 send_bytes (HostPeer *peer, GBytes *bytes, GError **error)
 {
@@ -218,12 +235,12 @@ host_peer_close (HostPeer *peer)
 }
 
 HostPeer *
-host_peer_new (int fd, gsize max_message_size, HostClipboard *clipboard)
+host_peer_new (int fd, gsize max_message_size, HostClipboard *clipboard, HostStats *stats)
 {
   HostPeer *peer = g_object_new (HOST_TYPE_PEER, NULL);
   gsize max_queue_size = MAX (QGA_STREAM_DEFAULT_MAX_QUEUE_SIZE, 4 * max_message_size);
 
-  peer->commands = host_commands_new (send_reply_cb, peer, clipboard);
+  peer->commands = host_commands_new (send_reply_cb, send_event_cb, peer, clipboard, stats);
   peer->clipboard = clipboard;
   if (clipboard != NULL)
     host_clipboard_attach (clipboard, peer);

@@ -4,7 +4,8 @@
  * the guest's host-* commands itself (host-commands.h), hands the clipboard
  * messages to the program's HostClipboard (host-clipboard.h: the CLIPBOARD_*
  * events, host-clipboard-request, and the replies to the clipboard's own
- * requests) and everything else to its owner:
+ * requests), sends the HOST_STATS events of the guest's subscription
+ * (host-commands.h) and hands everything else to its owner:
  *
  *   reply (JsonNode *message)  a return or error: the answer to a command we sent
  *   event (JsonNode *message)  an event from the guest (not CLIPBOARD_*)
@@ -27,11 +28,13 @@ G_DECLARE_FINAL_TYPE (HostPeer, host_peer, HOST, PEER, GObject)
 
 /* Declared here, defined in host-clipboard.h (which needs HostPeer). */
 typedef struct _HostClipboard HostClipboard;
+typedef struct _HostStats HostStats;
 
 /* Takes ownership of fd. clipboard (not referenced) must outlive the peer;
  * the peer attaches itself to it now and detaches when the connection
- * ends. */
-HostPeer *host_peer_new (int fd, gsize max_message_size, HostClipboard *clipboard);
+ * ends. stats (not referenced, may be NULL) must outlive the peer too. */
+HostPeer *host_peer_new (int fd, gsize max_message_size, HostClipboard *clipboard,
+                         HostStats *stats);
 
 /* {"execute": name, "arguments": arguments, "id": id}; arguments may be NULL. */
 gboolean host_peer_send_command (HostPeer *peer, const char *name, JsonNode *arguments,
