@@ -6,6 +6,9 @@
  */
 #include "config.h"
 
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <glib/gstdio.h>
@@ -243,6 +246,102 @@ test_host_info (Fixture *f, gconstpointer user_data)
       g_variant_unref (command);
     }
   g_assert_true (has_ping);
+}
+
+/* MemTotal from /proc/meminfo, in bytes. */
+static guint64
+proc_mem_total (void)
+{
+  g_autofree char *meminfo = NULL;
+  const char *line;
+  guint64 kib = 0;
+
+  g_assert_true (g_file_get_contents ("/proc/meminfo", &meminfo, NULL, NULL));
+  line = strstr (meminfo, "MemTotal:");
+  g_assert_nonnull (line);
+  g_assert_cmpint (sscanf (line, "MemTotal: %" G_GUINT64_FORMAT " kB", &kib), ==, 1);
+  return kib * 1024;
+}
+
+/* A guest program sees the host's real figures: qga-host reads this
+ * machine's /proc, the bridge types them. */
+static void
+test_host_stats (Fixture *f, gconstpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = qt_call_sync (qt_bus (), "GetHostStats", NULL, "(a{sv})", &error);
+  g_autoptr(GVariant) stats = NULL;
+  g_autoptr(GVariant) load = NULL;
+  guint32 cpus;
+  guint64 total, available;
+  gint64 wall_clock;
+  double uptime, proc_uptime;
+  g_autofree char *uptime_text = NULL;
+
+  g_assert_no_error (error);
+  stats = g_variant_get_child_value (reply, 0);
+  g_assert_true (g_variant_lookup (stats, "cpu-count", "u", &cpus));
+  g_assert_cmpint (cpus, ==, sysconf (_SC_NPROCESSORS_ONLN));
+  g_assert_true (g_variant_lookup (stats, "memory-total", "t", &total));
+  g_assert_cmpuint (total, ==, proc_mem_total ());
+  g_assert_true (g_variant_lookup (stats, "memory-available", "t", &available));
+  g_assert_cmpuint (available, <=, total);
+  load = g_variant_lookup_value (stats, "load-average", G_VARIANT_TYPE ("ad"));
+  g_assert_nonnull (load);
+  g_assert_cmpuint (g_variant_n_children (load), ==, 3);
+  g_assert_true (g_variant_lookup (stats, "uptime", "d", &uptime));
+  g_assert_true (g_file_get_contents ("/proc/uptime", &uptime_text, NULL, NULL));
+  proc_uptime = g_ascii_strtod (uptime_text, NULL);
+  g_assert_cmpfloat (fabs (uptime - proc_uptime), <, 5.0);
+  g_assert_true (g_variant_lookup (stats, "wall-clock", "x", &wall_clock));
+  g_assert_cmpint (llabs (wall_clock - g_get_real_time ()), <, 5 * G_USEC_PER_SEC);
+}
+
+static void
+on_host_stats (GDBusConnection *connection, const char *sender, const char *path,
+               const char *interface, const char *member, GVariant *parameters,
+               gpointer user_data)
+{
+  (*(guint *) user_data)++;
+}
+
+static gboolean
+three_or_more (gpointer data)
+{
+  return *(guint *) data >= 3;
+}
+
+/* Subscribed, a program gets HostStats from qga-host's stream; after it
+ * unsubscribes, the stream stops. */
+static void
+test_host_stats_stream (Fixture *f, gconstpointer user_data)
+{
+  GDBusConnection *connection = qt_bus_new_connection ();
+  guint received = 0;
+  guint id = g_dbus_connection_signal_subscribe (connection, QT_BUS_NAME, QT_INTERFACE, "HostStats",
+                                                 QT_OBJECT_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                                 on_host_stats, &received, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = qt_call_sync (connection, "SubscribeHostStats", g_variant_new ("(u)", 100),
+                                            NULL, &error);
+  gint64 deadline;
+
+  g_assert_no_error (error);
+  g_assert_true (qt_wait_until (three_or_more, &received, qt_ms (10000)));
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = qt_call_sync (connection, "UnsubscribeHostStats", NULL, NULL, &error);
+  g_assert_no_error (error);
+  /* what was in flight may still come; then nothing */
+  deadline = qt_now_ms () + qt_ms (500);
+  while (qt_iterate_until (deadline))
+    ;
+  received = 0;
+  deadline = qt_now_ms () + qt_ms (1000);
+  while (qt_iterate_until (deadline))
+    ;
+  g_assert_cmpuint (received, ==, 0);
+  g_dbus_connection_signal_unsubscribe (connection, id);
+  qt_bus_close (connection);
 }
 
 static void
@@ -796,6 +895,8 @@ main (int argc, char **argv)
   ADD ("/dbus/version", test_version, NULL);
   ADD ("/dbus/ping", test_ping, NULL);
   ADD ("/dbus/host-info", test_host_info, NULL);
+  ADD ("/dbus/host-stats", test_host_stats, NULL);
+  ADD ("/dbus/host-stats-stream", test_host_stats_stream, NULL);
   ADD ("/dbus/echo", test_echo, NULL);
   ADD ("/dbus/concurrent-callers", test_concurrent_callers, NULL);
   ADD ("/dbus/host-event-fanout", test_host_event_fanout, NULL);
