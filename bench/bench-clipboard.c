@@ -1062,7 +1062,7 @@ start_bridge (BenchClipboard *clip, const char *bridge_path, const char *tmpdir,
 
   if (listen_fd < 0)
     return FALSE;
-  clip->bridge = bench_proc_spawn ("qga-bridge C", clip->bus_c->address, FALSE, argv, error);
+  clip->bridge = bench_proc_spawn_bridge ("qga-bridge C", clip->bus_c->address, argv, error);
   if (clip->bridge != NULL)
     fd = bench_unix_accept (listen_fd, BENCH_TIMEOUT_MS, error);
   close (listen_fd);

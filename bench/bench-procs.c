@@ -61,14 +61,25 @@ new_launcher (const char *bus_address, GSubprocessFlags flags)
   return launcher;
 }
 
+/* The environment data/qga-bridge.service.in gives the bridge: the bench
+ * measures it as it is deployed (docs/PERFORMANCE.md, "Memory"). Keep the
+ * two in step. */
+static const char *const bridge_environment[][2] = {
+  { "G_SLICE", "always-malloc" },
+  { "GLIBC_TUNABLES", "glibc.malloc.tcache_count=0" },
+};
+
 static BenchProc *
-spawn (const char *label, const char *bus_address, GSubprocessFlags flags,
-       const char *const *argv, GError **error)
+spawn_full (const char *label, const char *bus_address, GSubprocessFlags flags,
+            const char *const *argv, gboolean as_bridge, GError **error)
 {
   g_autoptr(GSubprocessLauncher) launcher = new_launcher (bus_address, flags);
-  GSubprocess *process = g_subprocess_launcher_spawnv (launcher, argv, error);
+  GSubprocess *process;
   BenchProc *proc;
 
+  for (gsize i = 0; as_bridge && i < G_N_ELEMENTS (bridge_environment); i++)
+    g_subprocess_launcher_setenv (launcher, bridge_environment[i][0], bridge_environment[i][1], TRUE);
+  process = g_subprocess_launcher_spawnv (launcher, argv, error);
   if (process == NULL)
     {
       g_prefix_error (error, "cannot start %s: ", label);
@@ -79,6 +90,20 @@ spawn (const char *label, const char *bus_address, GSubprocessFlags flags,
   proc->process = process;
   g_subprocess_wait_async (process, NULL, proc_exited_cb, proc);
   return proc;
+}
+
+static BenchProc *
+spawn (const char *label, const char *bus_address, GSubprocessFlags flags,
+       const char *const *argv, GError **error)
+{
+  return spawn_full (label, bus_address, flags, argv, FALSE, error);
+}
+
+BenchProc *
+bench_proc_spawn_bridge (const char *label, const char *bus_address, const char *const *argv,
+                         GError **error)
+{
+  return spawn_full (label, bus_address, G_SUBPROCESS_FLAGS_NONE, argv, TRUE, error);
 }
 
 BenchProc *

@@ -96,6 +96,9 @@ void bench_procs_set_log_fd (int log_fd);
 BenchProc *bench_proc_spawn (const char *label, const char *bus_address,
                              gboolean stdin_pipe, const char *const *argv,
                              GError **error);
+/* qga-bridge, with the environment of the shipped systemd unit. */
+BenchProc *bench_proc_spawn_bridge (const char *label, const char *bus_address,
+                                    const char *const *argv, GError **error);
 GPid bench_proc_get_pid (BenchProc *proc);
 const char *bench_proc_get_label (BenchProc *proc);
 int bench_proc_get_stdin_fd (BenchProc *proc);

@@ -282,7 +282,7 @@ spawn_bus_a (Driver *d, GError **error)
   d->host = bench_proc_spawn ("qga-host", NULL, FALSE, host_argv, error);
   if (d->host == NULL || !wait_for_path (host_socket, error))
     return FALSE;
-  d->bridge_a = bench_proc_spawn ("qga-bridge A", d->setup.bus_a->address, FALSE,
+  d->bridge_a = bench_proc_spawn_bridge ("qga-bridge A", d->setup.bus_a->address,
                                   (const char *const *) bridge_argv->pdata, error);
   if (d->bridge_a == NULL)
     return FALSE;
@@ -337,7 +337,7 @@ spawn_bridge_b (Driver *d, GError **error)
 
   if (listen_fd < 0)
     return FALSE;
-  d->bridge_b = bench_proc_spawn ("qga-bridge B", d->setup.bus_b->address, FALSE, argv, error);
+  d->bridge_b = bench_proc_spawn_bridge ("qga-bridge B", d->setup.bus_b->address, argv, error);
   if (d->bridge_b != NULL)
     fd = bench_unix_accept (listen_fd, BENCH_TIMEOUT_MS, error);
   close (listen_fd);
