@@ -725,6 +725,53 @@ test_size_limit (Fixture *f, gconstpointer user_data)
   close (fds[1]);
 }
 
+/* The owner cannot supply: the host's transfer is cancelled with its
+ * reason, and the request is gone. */
+static void
+test_supply_error (Fixture *f, gconstpointer user_data)
+{
+  g_autofree char *requested = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  JsonObject *cancel;
+  guint32 request_id;
+
+  agent_grab (f, "clipboard", text_types);
+  (void) expect_event (f, "CLIPBOARD_GRAB");
+  qt_wire_write_str (f->wire, "{\"execute\":\"guest-clipboard-request\",\"arguments\":"
+                              "{\"selection\":\"clipboard\",\"type\":\"image/png\","
+                              "\"serial\":0,\"transfer\":6},\"id\":1}\n");
+  (void) expect_message (f);
+  requested = wait_signal (f, "DataRequested ");
+  g_assert_true (sscanf (requested, "DataRequested ('clipboard', 'image/png', %u)", &request_id) == 1);
+  reply = agent_call (f->agent, "SupplyError", g_variant_new ("(us)", request_id, "no PNG today"),
+                      NULL, &error);
+  g_assert_no_error (error);
+  cancel = expect_event (f, "CLIPBOARD_CANCEL");
+  qt_assert_member_json (cancel, "transfer", "6");
+  qt_assert_member_json (cancel, "role", "\"owner\"");
+  qt_assert_member_json (cancel, "class", "\"GenericError\"");
+  g_assert_nonnull (strstr (json_object_get_string_member (cancel, "desc"), "no PNG today"));
+  /* answered once: a second answer finds nothing */
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = agent_call (f->agent, "SupplyError", g_variant_new ("(us)", request_id, "again"), NULL, &error);
+  qt_assert_dbus_error (error, "org.qemu.GuestAgent.Error.NoData", "not pending");
+}
+
+/* --max-agents=1: a second agent is refused, the first keeps working. */
+static void
+test_max_agents (Fixture *f, gconstpointer user_data)
+{
+  GDBusConnection *second = qt_bus_new_connection ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = agent_call (second, "RegisterAgent", NULL, "(b)", &error);
+
+  qt_assert_dbus_error (error, "org.qemu.GuestAgent.Error.LimitExceeded", "1 session agents");
+  qt_bus_close (second);
+  agent_grab (f, "clipboard", text_types);
+  (void) expect_event (f, "CLIPBOARD_GRAB");
+}
+
 /* A host that answers host-info without the capability never hears of
  * the guest's grabs, and a Read says NotSupported. */
 static void
@@ -806,6 +853,8 @@ main (int argc, char **argv)
   ADD ("/clipboard/host-disconnect", test_host_disconnect, NULL);
   ADD ("/clipboard/new-grab-cancels", test_new_grab_cancels, NULL);
   ADD ("/clipboard/host-without-clipboard", test_host_without_clipboard, NULL);
+  ADD ("/clipboard/supply-error", test_supply_error, NULL);
+  ADD ("/clipboard/max-agents", test_max_agents, "--max-agents=1");
   ADD ("/clipboard/size-limit", test_size_limit, "--max-clipboard-size=50000");
   return qt_run ();
 }
