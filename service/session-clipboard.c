@@ -8,6 +8,7 @@
 #include "qga-clipboard.h"
 #include "qga-error.h"
 #include "session-clipboard.h"
+#include "session-link.h"
 #include "session-relay.h"
 
 #define BRIDGE_NAME "org.qemu.GuestAgent"
@@ -131,52 +132,6 @@ return_invalid_args (GDBusMethodInvocation *invocation, const char *what, const 
                                          "%s: %s", what, error->message);
 }
 
-static gboolean
-is_unreachable (const char *dbus_error_name)
-{
-  return g_str_equal (dbus_error_name, "org.freedesktop.DBus.Error.ServiceUnknown") ||
-         g_str_equal (dbus_error_name, "org.freedesktop.DBus.Error.NameHasNoOwner") ||
-         g_str_equal (dbus_error_name, "org.freedesktop.DBus.Error.NoReply") ||
-         g_str_equal (dbus_error_name, "org.freedesktop.DBus.Error.Disconnected") ||
-         g_str_has_prefix (dbus_error_name, "org.freedesktop.DBus.Error.Spawn.");
-}
-
-/* An error from the bridge goes to the program with its D-Bus name. Where
- * the bridge could not be reached, the message says so; otherwise, with
- * other_prefix NULL, it is the bridge's own. */
-static void
-return_bridge_error (GDBusMethodInvocation *invocation, const GError *error,
-                     const char *other_prefix)
-{
-  g_autofree char *name = NULL;
-  g_autofree char *message = NULL;
-  g_autoptr(GError) stripped = NULL;
-
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    {
-      g_dbus_method_invocation_return_error_literal (invocation, QGA_ERROR, QGA_ERROR_CANCELLED,
-                                                     "the session agent is stopping");
-      return;
-    }
-  if (!g_dbus_error_is_remote_error (error))
-    {
-      g_dbus_method_invocation_return_error (invocation, QGA_ERROR, QGA_ERROR_GENERIC_ERROR,
-                                             "the system bridge is not running: %s",
-                                             error->message);
-      return;
-    }
-  name = g_dbus_error_get_remote_error (error);
-  stripped = g_error_copy (error);
-  g_dbus_error_strip_remote_error (stripped);
-  if (is_unreachable (name))
-    message = g_strdup_printf ("the system bridge is not running: %s", stripped->message);
-  else if (other_prefix != NULL)
-    message = g_strdup_printf ("%s: %s", other_prefix, stripped->message);
-  else
-    message = g_strdup (stripped->message);
-  g_dbus_method_invocation_return_dbus_error (invocation, name, message);
-}
-
 /* For a call that cannot go to the bridge: why we are not registered. */
 static void
 return_unavailable (SessionClipboard *clipboard, GDBusMethodInvocation *invocation)
@@ -185,11 +140,10 @@ return_unavailable (SessionClipboard *clipboard, GDBusMethodInvocation *invocati
     g_dbus_method_invocation_return_error_literal (invocation, QGA_ERROR, QGA_ERROR_CANCELLED,
                                                    "the session agent is stopping");
   else if (clipboard->system_bus == NULL)
-    g_dbus_method_invocation_return_error_literal (invocation, QGA_ERROR, QGA_ERROR_GENERIC_ERROR,
-                                                   "the system bridge is not running: "
-                                                   "not connected to the system bus");
+    session_link_return_no_system_bus (invocation);
   else if (clipboard->link_error != NULL)
-    return_bridge_error (invocation, clipboard->link_error, "cannot register with the system bridge");
+    session_link_return_error (invocation, clipboard->link_error,
+                               "cannot register with the system bridge");
   else
     g_dbus_method_invocation_return_error_literal (invocation, QGA_ERROR, QGA_ERROR_GENERIC_ERROR,
                                                    "not registered with the system bridge");
@@ -571,7 +525,7 @@ grab_done (SessionClipboard *clipboard, GVariant *reply, const GError *error, gp
   clipboard->grabs_in_flight[forward->selection]--;
   if (error != NULL)
     {
-      return_bridge_error (forward->invocation, error, NULL);
+      session_link_return_error (forward->invocation, error, NULL);
       return;
     }
   g_variant_get (reply, "(u)", &serial);
@@ -618,7 +572,7 @@ release_done (SessionClipboard *clipboard, GVariant *reply, const GError *error,
   forward_end (clipboard, forward);
   if (error != NULL)
     {
-      return_bridge_error (forward->invocation, error, NULL);
+      session_link_return_error (forward->invocation, error, NULL);
       return;
     }
   /* Another grab may have been made since: it stays. */
@@ -685,7 +639,7 @@ bytes_done (SessionClipboard *clipboard, GVariant *reply, const GError *error, g
 
   forward_end (clipboard, forward);
   if (error != NULL)
-    return_bridge_error (forward->invocation, error, NULL);
+    session_link_return_error (forward->invocation, error, NULL);
   else
     g_dbus_method_invocation_return_value (forward->invocation, reply);
 }
@@ -768,7 +722,7 @@ supply_error_done (SessionClipboard *clipboard, GVariant *reply, const GError *e
 
   forward_end (clipboard, forward);
   if (error != NULL)
-    return_bridge_error (forward->invocation, error, NULL);
+    session_link_return_error (forward->invocation, error, NULL);
   else
     qga_guest_agent_clipboard_complete_supply_error (NULL, forward->invocation);
 }

@@ -1,4 +1,5 @@
-/* session-main.c: qga-session, the clipboard agent of one user session. */
+/* session-main.c: qga-session, the agent of one user session: the clipboard,
+ * and org.qemu.GuestAgent relayed from the system bus. */
 #include "config.h"
 
 #include <locale.h>
@@ -10,6 +11,7 @@
 
 #include "qga-error.h"
 #include "qga-bus-name.h"
+#include "session-agent.h"
 #include "session-clipboard.h"
 
 #define RECONNECT_MIN_S 1
@@ -29,6 +31,7 @@ typedef struct {
   GDBusConnection *session_bus;
   GDBusConnection *system_bus;
   SessionClipboard *clipboard;
+  SessionAgent *agent;
   QgaBusName *name;
   gboolean serving;              /* we own the name on the session bus */
   GCancellable *cancellable;     /* a system bus connection in progress */
@@ -50,7 +53,8 @@ parse_options (SessionConfig *config, int *argc, char ***argv, gboolean *show_ve
 {
   const GOptionEntry entries[] = {
     { "max-clients", 0, 0, G_OPTION_ARG_INT, &config->max_clients,
-      "Most callers tracked at once: owners and callers with calls in progress (default 64)",
+      "Most callers tracked at once by each interface: owners, stats subscribers and "
+      "callers with calls in progress (default 64)",
       "N" },
     { "replace", 'r', 0, G_OPTION_ARG_NONE, &config->replace,
       "Replace a running instance", NULL },
@@ -66,11 +70,13 @@ parse_options (SessionConfig *config, int *argc, char ***argv, gboolean *show_ve
   g_option_context_set_summary (context,
     "Offers the guest's clipboard, synced with the host's, to the programs of\n"
     "one user session as org.qemu.GuestAgent.Clipboard at /org/qemu/GuestAgent\n"
-    "under the name org.qemu.GuestAgent on the session bus.");
+    "under the name org.qemu.GuestAgent on the session bus, and there too\n"
+    "qga-bridge's org.qemu.GuestAgent, relayed.");
   g_option_context_set_description (context,
     "Programs call Grab, Release, SupplyData, SupplyError and Read, and receive\n"
     "DataRequested, HostGrabbed and HostReleased. Calls go on to qga-bridge on\n"
-    "the system bus, file descriptors included. Normally started by dbus-daemon\n"
+    "the system bus, file descriptors included, as do Ping, GetHostInfo,\n"
+    "GetHostStats, Call and SendEvent. Normally started by dbus-daemon\n"
     "on the first call. See qga-session(1) and docs/CLIPBOARD.md in the source tree.\n");
   if (!g_option_context_parse (context, argc, argv, error))
     return FALSE;
@@ -121,6 +127,7 @@ on_system_bus_closed (GDBusConnection *connection, gboolean remote_peer_vanished
              error ? error->message : "");
   g_signal_handlers_disconnect_by_data (connection, session);
   session_clipboard_set_system_bus (session->clipboard, NULL);
+  session_agent_set_system_bus (session->agent, NULL);
   g_clear_object (&session->system_bus);
   schedule_reconnect (session);
 }
@@ -131,7 +138,10 @@ system_bus_attach (Session *session, GDBusConnection *connection)
   session->system_bus = connection;
   g_signal_connect (connection, "closed", G_CALLBACK (on_system_bus_closed), session);
   if (session->serving)
-    session_clipboard_set_system_bus (session->clipboard, connection);
+    {
+      session_clipboard_set_system_bus (session->clipboard, connection);
+      session_agent_set_system_bus (session->agent, connection);
+    }
 }
 
 static void
@@ -219,6 +229,7 @@ on_name_event (QgaBusNameEvent event, const char *message, gpointer user_data)
       session->serving = TRUE;
       /* NULL too: calls that came with our activation wait until now */
       session_clipboard_set_system_bus (session->clipboard, session->system_bus);
+      session_agent_set_system_bus (session->agent, session->system_bus);
       break;
     case QGA_BUS_NAME_REFUSED:
       g_printerr ("qga-session: %s\n", message);
@@ -266,6 +277,10 @@ start (Session *session, GError **error)
   if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (session->clipboard),
                                          session->session_bus, SESSION_OBJECT_PATH, error))
     return FALSE;
+  session->agent = session_agent_new (session->session_bus, (guint) session->config.max_clients);
+  if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (session->agent),
+                                         session->session_bus, SESSION_OBJECT_PATH, error))
+    return FALSE;
 
   system_bus_connect_sync (session);
   session->name = qga_bus_name_own (session->session_bus, SESSION_BUS_NAME, session->config.replace,
@@ -290,7 +305,8 @@ wait_for_calls (Session *session)
 
   while (!grace_over &&
          (session->connecting ||
-          (session->clipboard != NULL && !session_clipboard_is_idle (session->clipboard))))
+          (session->clipboard != NULL && !session_clipboard_is_idle (session->clipboard)) ||
+          (session->agent != NULL && !session_agent_is_idle (session->agent))))
     g_main_context_iteration (NULL, TRUE);
   if (!grace_over)
     g_source_remove (grace_id);
@@ -302,11 +318,19 @@ stop (Session *session)
   g_clear_pointer (&session->name, qga_bus_name_free);
   if (session->clipboard != NULL)
     session_clipboard_shutdown (session->clipboard);
+  if (session->agent != NULL)
+    session_agent_shutdown (session->agent);
   g_cancellable_cancel (session->cancellable);
   g_clear_handle_id (&session->reconnect_id, g_source_remove);
   wait_for_calls (session);
   if (session->clipboard != NULL)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (session->clipboard));
+  if (session->agent != NULL)
+    {
+      /* a property change waiting to be announced holds a reference */
+      g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (session->agent));
+      g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (session->agent));
+    }
   if (session->system_bus != NULL)
     {
       g_signal_handlers_disconnect_by_data (session->system_bus, session);
@@ -319,6 +343,7 @@ stop (Session *session)
       g_dbus_connection_flush_sync (session->session_bus, NULL, NULL);
     }
   g_clear_object (&session->clipboard);
+  g_clear_object (&session->agent);
   g_clear_object (&session->system_bus);
   g_clear_object (&session->session_bus);
   g_clear_object (&session->cancellable);

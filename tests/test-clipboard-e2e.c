@@ -801,6 +801,347 @@ test_activation (Fixture *f, gconstpointer data)
   g_assert_cmpstr (got, ==, expected);
 }
 
+/* --- org.qemu.GuestAgent on the session bus, relayed by qga-session --- */
+
+/* qga-host serving the guest: it answers the host-* commands. */
+static QtProc *
+host_serve (Fixture *f)
+{
+  const char *args[] = { "serve", NULL };
+
+  return host_start (f, args);
+}
+
+static gboolean
+agent_host_connected (gpointer data)
+{
+  Session *session = data;
+  g_autoptr(GVariant) value = qt_get_property (session->program, "HostConnected");
+
+  return value != NULL && g_variant_is_of_type (value, G_VARIANT_TYPE_BOOLEAN) &&
+         g_variant_get_boolean (value);
+}
+
+static gboolean
+agent_host_disconnected (gpointer data)
+{
+  return !agent_host_connected (data);
+}
+
+/* The session's org.qemu.GuestAgent signals, recorded with the clipboard's. */
+static guint
+agent_signals_subscribe (Session *session, GDBusConnection *connection)
+{
+  return g_dbus_connection_signal_subscribe (connection, NULL, QT_INTERFACE, NULL, QT_OBJECT_PATH,
+                                             NULL, G_DBUS_SIGNAL_FLAGS_NONE, on_program_signal,
+                                             session, NULL);
+}
+
+static void
+agent_call_ok (GDBusConnection *connection, const char *method, GVariant *parameters)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = qt_call_sync (connection, method, parameters, "()", &error);
+
+  g_assert_no_error (error);
+}
+
+static void
+agent_call_fails (GDBusConnection *connection, const char *method, GVariant *parameters,
+                  const char *dbus_error, const char *message_part)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = qt_call_sync (connection, method, parameters, NULL, &error);
+
+  g_assert_null (reply);
+  qt_assert_dbus_error (error, dbus_error, message_part);
+}
+
+/* The agent's properties and the forwarded methods, with the bridge's and
+ * the host's answers, errors included; HostEvent both ways. */
+static void
+test_session_api (Fixture *f, gconstpointer data)
+{
+  Session *s = f->sessions[0];
+  QtProc *host = host_serve (f);
+  guint signal_id = agent_signals_subscribe (s, s->program);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) version = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) info = NULL;
+  g_autoptr(GVariant) commands = NULL;
+  g_autoptr(JsonNode) echoed = NULL;
+  g_autoptr(JsonObject) event = NULL;
+  g_autofree char *host_event = NULL;
+  const char *text;
+
+  g_assert_true (qt_wait_until (agent_host_connected, s, qt_ms (30000)));
+  version = qt_get_property (s->program, "Version");
+  g_assert_nonnull (version);
+  g_assert_cmpstr (g_variant_get_string (version, NULL), ==, PACKAGE_VERSION);
+
+  agent_call_ok (s->program, "Ping", NULL);
+
+  reply = qt_call_sync (s->program, "GetHostInfo", NULL, "(a{sv})", &error);
+  g_assert_no_error (error);
+  info = g_variant_get_child_value (reply, 0);
+  g_assert_true (g_variant_lookup (info, "version", "&s", &text));
+  g_assert_cmpstr (text, !=, "");
+  commands = g_variant_lookup_value (info, "supported_commands", G_VARIANT_TYPE ("aa{sv}"));
+  g_assert_nonnull (commands);
+  g_assert_cmpuint (g_variant_n_children (commands), >, 0);
+  g_clear_pointer (&reply, g_variant_unref);
+
+  /* root: the system bus policy lets Call through */
+  reply = qt_call_sync (s->program, "Call", g_variant_new ("(ss)", "host-echo", "{\"x\":1}"), "(s)",
+                        &error);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(&s)", &text);
+  echoed = qt_json_parse (text);
+  qt_assert_member_json (json_node_get_object (echoed), "x", "1");
+
+  /* errors keep their names: the host's, the bridge's */
+  agent_call_fails (s->program, "Call", g_variant_new ("(ss)", "host-frobnicate", ""),
+                    QT_ERROR_PREFIX "CommandNotFound", NULL);
+  agent_call_fails (s->program, "Call", g_variant_new ("(ss)", "guest-ping", ""),
+                    "org.freedesktop.DBus.Error.InvalidArgs", "invalid command name");
+
+  /* events both ways */
+  agent_call_ok (s->program, "SendEvent", g_variant_new ("(ss)", "GUEST_HELLO", "{\"a\":2}"));
+  event = qt_proc_next_json (host, qt_ms (10000));
+  g_assert_nonnull (event);
+  g_assert_cmpstr (json_object_get_string_member (event, "event"), ==, "GUEST_HELLO");
+  qt_proc_write_line (host, "event HOST_HELLO {\"b\":3}");
+  host_event = wait_signal (s, "HostEvent ('HOST_HELLO', '{\"b\":3}')", 10000);
+  g_assert_nonnull (host_event);
+
+  /* HostConnected follows the bridge's */
+  qt_proc_stop (host);
+  g_assert_true (qt_wait_until (agent_host_disconnected, s, qt_ms (10000)));
+  agent_call_fails (s->program, "Ping", NULL, QT_ERROR_PREFIX "HostDisconnected", NULL);
+  g_dbus_connection_signal_unsubscribe (s->program, signal_id);
+}
+
+/* Call and SendEvent go to the bridge as the session's user: for another
+ * user than root, the system bus policy refuses them; Ping is anyone's. */
+static void
+test_session_call_denied (Fixture *f, gconstpointer data)
+{
+  Session *other = f->sessions[f->n_sessions++] = session_start ("s3", NOBODY);
+  QtProc *host = host_serve (f);
+
+  g_assert_true (qt_wait_until (agent_host_connected, other, qt_ms (30000)));
+  agent_call_ok (other->program, "Ping", NULL);
+  agent_call_fails (other->program, "Call", g_variant_new ("(ss)", "host-echo", "{}"),
+                    "org.freedesktop.DBus.Error.AccessDenied", NULL);
+  agent_call_fails (other->program, "SendEvent", g_variant_new ("(ss)", "GUEST_HELLO", "{}"),
+                    "org.freedesktop.DBus.Error.AccessDenied", NULL);
+  qt_proc_stop (host);
+}
+
+/* A monitor on the system bus: the stats (un)subscriptions the bridge gets. */
+typedef struct {
+  GDBusConnection *connection;
+  GMutex lock;
+  GPtrArray *calls;   /* "SENDER MEMBER ARGS" */
+} Monitor;
+
+static GDBusMessage *
+monitor_filter (GDBusConnection *connection, GDBusMessage *message, gboolean incoming,
+                gpointer user_data)
+{
+  Monitor *monitor = user_data;
+  g_autofree char *args = NULL;
+
+  if (!incoming || g_dbus_message_get_message_type (message) != G_DBUS_MESSAGE_TYPE_METHOD_CALL)
+    return message;
+  /* a copy: a monitor must not answer it */
+  args = g_dbus_message_get_body (message) != NULL
+    ? g_variant_print (g_dbus_message_get_body (message), FALSE) : g_strdup ("()");
+  g_mutex_lock (&monitor->lock);
+  g_ptr_array_add (monitor->calls, g_strdup_printf ("%s %s %s", g_dbus_message_get_sender (message),
+                                                    g_dbus_message_get_member (message), args));
+  g_mutex_unlock (&monitor->lock);
+  g_object_unref (message);
+  return NULL;
+}
+
+static Monitor *
+monitor_start (void)
+{
+  Monitor *monitor = g_new0 (Monitor, 1);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *address = g_dbus_address_get_for_bus_sync (G_BUS_TYPE_SYSTEM, NULL, &error);
+  const char *rules[] = {
+    "type='method_call',interface='" QT_INTERFACE "',member='SubscribeHostStats'",
+    "type='method_call',interface='" QT_INTERFACE "',member='UnsubscribeHostStats'",
+    NULL
+  };
+  g_autoptr(GVariant) reply = NULL;
+
+  g_assert_no_error (error);
+  g_mutex_init (&monitor->lock);
+  monitor->calls = g_ptr_array_new_with_free_func (g_free);
+  monitor->connection =
+    g_dbus_connection_new_for_address_sync (address,
+                                            G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                            G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                            NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_dbus_connection_set_exit_on_close (monitor->connection, FALSE);
+  g_dbus_connection_add_filter (monitor->connection, monitor_filter, monitor, NULL);
+  reply = g_dbus_connection_call_sync (monitor->connection, "org.freedesktop.DBus",
+                                       "/org/freedesktop/DBus", "org.freedesktop.DBus.Monitoring",
+                                       "BecomeMonitor", g_variant_new ("(^asu)", rules, 0), NULL,
+                                       G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error (error);
+  return monitor;
+}
+
+static guint
+monitor_count (Monitor *monitor)
+{
+  guint n;
+
+  g_mutex_lock (&monitor->lock);
+  n = monitor->calls->len;
+  g_mutex_unlock (&monitor->lock);
+  return n;
+}
+
+/* The calls seen, once there are n of them: "MEMBER ARGS" lines, all
+ * asserted to come from one sender. */
+static char *
+monitor_wait (Monitor *monitor, guint n)
+{
+  g_autoptr(GString) text = g_string_new (NULL);
+  g_autofree char *sender = NULL;
+
+  g_assert_true (QT_WAIT (monitor_count (monitor) >= n, qt_ms (10000)));
+  g_mutex_lock (&monitor->lock);
+  for (guint i = 0; i < monitor->calls->len; i++)
+    {
+      const char *call = monitor->calls->pdata[i];
+      const char *space = strchr (call, ' ');
+
+      if (sender == NULL)
+        sender = g_strndup (call, space - call);
+      g_assert_true (strncmp (call, sender, space - call) == 0 && sender[space - call] == '\0');
+      g_string_append_printf (text, "%s%s", i > 0 ? "; " : "", space + 1);
+    }
+  g_mutex_unlock (&monitor->lock);
+  return g_string_free (g_steal_pointer (&text), FALSE);
+}
+
+static void
+monitor_stop (Monitor *monitor)
+{
+  g_dbus_connection_close_sync (monitor->connection, NULL, NULL);
+  g_object_unref (monitor->connection);
+  g_ptr_array_unref (monitor->calls);
+  g_mutex_clear (&monitor->lock);
+  g_free (monitor);
+}
+
+/* GetHostStats relayed; two programs subscribe and the agent holds one
+ * subscription at the bridge, at the smallest interval, changed only when
+ * that changes; HostStats reach the session while one is subscribed and
+ * stop when none is. */
+static void
+test_session_stats (Fixture *f, gconstpointer data)
+{
+  Session *s = f->sessions[0];
+  QtProc *host = host_serve (f);
+  guint signal_id = agent_signals_subscribe (s, s->program);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) stats = NULL;
+  g_autofree char *seen = NULL;
+  GDBusConnection *second;
+  Monitor *monitor;
+  guint32 cpus = 0;
+
+  g_assert_true (qt_wait_until (agent_host_connected, s, qt_ms (30000)));
+  reply = qt_call_sync (s->program, "GetHostStats", NULL, "(a{sv})", &error);
+  g_assert_no_error (error);
+  stats = g_variant_get_child_value (reply, 0);
+  g_assert_true (g_variant_lookup (stats, "cpu-count", "u", &cpus));
+  g_assert_cmpuint (cpus, ==, sysconf (_SC_NPROCESSORS_ONLN));
+
+  agent_call_fails (s->program, "SubscribeHostStats", g_variant_new ("(u)", 0),
+                    "org.freedesktop.DBus.Error.InvalidArgs", NULL);
+  agent_call_fails (s->program, "UnsubscribeHostStats", NULL,
+                    QT_ERROR_PREFIX "GenericError", "no stats subscription");
+
+  monitor = monitor_start ();
+  second = g_dbus_connection_new_for_address_sync (s->address,
+                                                   G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                   G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                                   NULL, NULL, &error);
+  g_assert_no_error (error);
+  agent_call_ok (s->program, "SubscribeHostStats", g_variant_new ("(u)", 300));
+  agent_call_ok (second, "SubscribeHostStats", g_variant_new ("(u)", 100));
+  agent_call_ok (second, "SubscribeHostStats", g_variant_new ("(u)", 500));   /* replaces 100 */
+  seen = monitor_wait (monitor, 3);
+  g_assert_cmpstr (seen, ==, "SubscribeHostStats (300,); SubscribeHostStats (100,); "
+                   "SubscribeHostStats (300,)");
+  g_free (wait_signal (s, "HostStats ({", 10000));
+  g_assert_cmpuint (count_signals (s, "HostStats ({", 1500), >=, 2);
+
+  /* the second program unsubscribes: nothing changes at the bridge */
+  agent_call_ok (second, "UnsubscribeHostStats", NULL);
+  g_ptr_array_set_size (s->signals, 0);
+  g_assert_cmpuint (count_signals (s, "HostStats ({", 1500), >=, 2);
+
+  /* it subscribes again, then leaves the bus: back to the first's interval */
+  agent_call_ok (second, "SubscribeHostStats", g_variant_new ("(u)", 100));
+  g_dbus_connection_close_sync (second, NULL, NULL);
+  g_object_unref (second);
+  g_free (seen);
+  seen = monitor_wait (monitor, 5);
+  g_assert_true (g_str_has_suffix (seen, "SubscribeHostStats (100,); "
+                                   "SubscribeHostStats (300,)"));
+
+  /* the last one unsubscribes: so does the agent, and HostStats stop */
+  agent_call_ok (s->program, "UnsubscribeHostStats", NULL);
+  g_free (seen);
+  seen = monitor_wait (monitor, 6);
+  g_assert_true (g_str_has_suffix (seen, "UnsubscribeHostStats ()"));
+  (void) count_signals (s, "HostStats", 500);
+  g_ptr_array_set_size (s->signals, 0);
+  g_assert_cmpuint (count_signals (s, "HostStats", 1500), ==, 0);
+  g_assert_cmpuint (monitor_count (monitor), ==, 6);
+
+  monitor_stop (monitor);
+  g_dbus_connection_signal_unsubscribe (s->program, signal_id);
+  qt_proc_stop (host);
+}
+
+/* The bridge restarts: the agent subscribes again by itself, and HostStats
+ * come back to the program that subscribed before. */
+static void
+test_session_stats_bridge_restart (Fixture *f, gconstpointer data)
+{
+  Session *s = f->sessions[0];
+  QtProc *host = host_serve (f);
+  guint signal_id = agent_signals_subscribe (s, s->program);
+
+  g_assert_true (qt_wait_until (agent_host_connected, s, qt_ms (30000)));
+  agent_call_ok (s->program, "SubscribeHostStats", g_variant_new ("(u)", 200));
+  g_free (wait_signal (s, "HostStats ({", 10000));
+
+  qt_proc_stop (f->bridge);
+  g_assert_true (qt_wait_until (agent_host_disconnected, s, qt_ms (10000)));
+  f->bridge = qt_spawn_bridge (f->port, "--verbose", NULL);
+  g_assert_true (qt_wait_until (agent_host_connected, s, qt_ms (30000)));
+  g_ptr_array_set_size (s->signals, 0);
+  g_assert_cmpuint (count_signals (s, "HostStats ({", 2000), >=, 2);
+
+  agent_call_ok (s->program, "UnsubscribeHostStats", NULL);
+  g_dbus_connection_signal_unsubscribe (s->program, signal_id);
+  qt_proc_stop (host);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -821,6 +1162,10 @@ main (int argc, char **argv)
   ADD ("/clipboard-e2e/owner-vanishes", test_owner_vanishes);
   ADD ("/clipboard-e2e/host-disconnect", test_host_disconnect);
   ADD ("/clipboard-e2e/activation", test_activation);
+  ADD ("/clipboard-e2e/session-api", test_session_api);
+  ADD ("/clipboard-e2e/session-call-denied", test_session_call_denied);
+  ADD ("/clipboard-e2e/session-stats", test_session_stats);
+  ADD ("/clipboard-e2e/session-stats-bridge-restart", test_session_stats_bridge_restart);
   g_test_add ("/clipboard-e2e/no-logind-fallback", Fixture, "no-logind", fixture_setup,
               test_no_logind_fallback, fixture_teardown);
   return qt_run ();
