@@ -280,6 +280,16 @@ session_start (const char *id, int uid)
   return session_start_full (id, uid, FALSE);
 }
 
+/* Calls still on their way complete (with an error, once the connection
+ * is closed) into their QtFdCall: wait for that before freeing them. */
+static void
+supplies_finish (Session *session)
+{
+  for (guint i = 0; i < session->supplies->len; i++)
+    qt_fd_call_wait (session->supplies->pdata[i], 30000);
+  g_ptr_array_set_size (session->supplies, 0);
+}
+
 static void
 session_stop (Session *session)
 {
@@ -288,6 +298,7 @@ session_stop (Session *session)
   g_ptr_array_unref (session->writers);
   g_dbus_connection_signal_unsubscribe (session->program, session->signal_id);
   g_dbus_connection_close_sync (session->program, NULL, NULL);
+  supplies_finish (session);
   g_object_unref (session->program);
   if (session->agent != NULL)
     qt_proc_stop (session->agent);
@@ -526,7 +537,7 @@ guest_to_host (Fixture *f, const char *type, GBytes *content)
   g_assert_cmpuint (s->supplies->len, ==, 1);
   qt_fd_call_wait (s->supplies->pdata[0], 30000);
   g_assert_no_error (((QtFdCall *) s->supplies->pdata[0])->error);
-  g_ptr_array_set_size (s->supplies, 0);
+  supplies_finish (s);
 }
 
 static void
@@ -704,8 +715,8 @@ test_owner_vanishes (Fixture *f, gconstpointer data)
   }
   /* a new program on the session bus grabs again; the paste works */
   g_dbus_connection_signal_unsubscribe (s->program, s->signal_id);
+  supplies_finish (s);
   g_object_unref (s->program);
-  g_ptr_array_set_size (s->supplies, 0);
   s->program = g_dbus_connection_new_for_address_sync (s->address,
                                                        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
                                                        G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,

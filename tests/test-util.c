@@ -759,6 +759,7 @@ qt_fd_call_bytes (QtFdCall *call, guint timeout_ms)
 void
 qt_fd_call_free (QtFdCall *call)
 {
+  g_assert_true (call->done);   /* its callback would write into freed memory */
   g_clear_pointer (&call->reply, g_variant_unref);
   g_clear_error (&call->error);
   g_free (call);
