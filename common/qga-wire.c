@@ -1,6 +1,7 @@
 /* qga-wire.c: parsing, classifying and building wire messages. */
 #include "config.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "qga-error.h"
@@ -77,53 +78,24 @@ qga_wire_classify (JsonNode *root)
 /* --- building ------------------------------------------------------------
  *
  * A line is written straight into one GString: the envelope by hand (its
- * members are fixed), the values by json-glib's generator. Building a
+ * members are fixed), the values by append_node() below. Building a
  * JsonBuilder tree to generate it whole, then copying the text to escape
  * it, cost more than all the rest of the bridge's work on a message. The
- * bytes are the same: compact JSON, members in this order.
+ * bytes are json-glib's generator's (compact JSON, members in order, its
+ * escapes), except where json-glib 1.6 writes what is not valid JSON or
+ * what a framer takes for a resync byte:
+ *
+ *  - it writes U+001F raw inside strings. Raw control bytes are resync
+ *    bytes to the peer's framer, so a peer's string could otherwise cut
+ *    our message short and smuggle in one of its own: every byte below
+ *    0x20 is escaped here;
+ *  - it appends ".0" to every double written without a '.', exponents
+ *    included: 1e-08 became "1e-08.0", which no JSON parser accepts, so
+ *    a number a peer sent us in host-echo's arguments or an event's data
+ *    came back to it (or went to a D-Bus caller) as broken JSON. Here
+ *    ".0" is added only to a double with neither '.' nor exponent.
  */
 
-/* json-glib 1.6 writes U+001F raw inside strings. Raw control bytes are
- * resync bytes to the peer's framer, so a caller's string could otherwise
- * cut our message short and smuggle in one of its own. Any raw byte below
- * 0x20 in generated JSON is inside a string and never part of a multi-byte
- * UTF-8 sequence, so escaping it byte by byte is safe. */
-static void
-append_escaped (GString *out, const char *text, gsize length)
-{
-  const char *run = text;
-
-  for (const char *p = text; p < text + length; p++)
-    {
-      if ((guchar) *p >= 0x20)
-        continue;
-      g_string_append_len (out, run, p - run);
-      g_string_append_printf (out, "\\u%04x", (guchar) *p);
-      run = p + 1;
-    }
-  g_string_append_len (out, run, text + length - run);
-}
-
-/* Escape what was generated from offset start on; rare, so the common case
- * is one scan and no copy. */
-static void
-escape_from (GString *out, gsize start)
-{
-  g_autofree char *tail = NULL;
-  gsize length;
-
-  while (start < out->len && (guchar) out->str[start] >= 0x20)
-    start++;
-  if (start == out->len)
-    return;
-  length = out->len - start;
-  tail = g_strndup (out->str + start, length);
-  g_string_truncate (out, start);
-  append_escaped (out, tail, length);
-}
-
-/* The format json-glib writes integers with; no allocation, unlike
- * g_string_append_printf(). */
 static void
 append_int (GString *out, gint64 value)
 {
@@ -133,23 +105,126 @@ append_int (GString *out, gint64 value)
   g_string_append (out, digits);
 }
 
-/* The JSON text of node, appended. */
+static void
+append_double (GString *out, double value)
+{
+  char digits[G_ASCII_DTOSTR_BUF_SIZE];
+
+  /* Non-finite values never come from the wire (the framer refuses
+   * them) and have no JSON text; json-glib writes them as C does. */
+  g_ascii_dtostr (digits, sizeof digits, value);
+  g_string_append (out, digits);
+  if (isfinite (value) && strpbrk (digits, ".eE") == NULL)
+    g_string_append (out, ".0");   /* stays a double when read back */
+}
+
+/* text between quotes, escaped as json-glib escapes it, plus U+001F */
+static void
+append_quoted (GString *out, const char *text)
+{
+  const char *run = text;
+  const char *p;
+
+  g_string_append_c (out, '"');
+  for (p = text; *p != '\0'; p++)
+    {
+      guchar c = *p;
+      const char *escape;
+      char hex[8];
+
+      if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+        continue;
+      switch (c)
+        {
+        case '"': escape = "\\\""; break;
+        case '\\': escape = "\\\\"; break;
+        case '\b': escape = "\\b"; break;
+        case '\f': escape = "\\f"; break;
+        case '\n': escape = "\\n"; break;
+        case '\r': escape = "\\r"; break;
+        case '\t': escape = "\\t"; break;
+        default:
+          g_snprintf (hex, sizeof hex, "\\u%04x", c);
+          escape = hex;
+          break;
+        }
+      g_string_append_len (out, run, p - run);
+      g_string_append (out, escape);
+      run = p + 1;
+    }
+  g_string_append_len (out, run, p - run);
+  g_string_append_c (out, '"');
+}
+
+/* The JSON text of node, appended. Depth is bounded by the parser's (and
+ * the framer's) nesting limit for anything that came from a peer. */
 static void
 append_node (GString *out, JsonNode *node)
 {
-  JsonGenerator *generator;
-  gsize start = out->len;
-
-  if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_INT64)
+  switch (JSON_NODE_TYPE (node))
     {
-      append_int (out, json_node_get_int (node));   /* ids are, mostly */
-      return;
+    case JSON_NODE_OBJECT:
+      {
+        JsonObjectIter iter;
+        const char *name;
+        JsonNode *member;
+        gboolean first = TRUE;
+
+        g_string_append_c (out, '{');
+        json_object_iter_init_ordered (&iter, json_node_get_object (node));
+        while (json_object_iter_next_ordered (&iter, &name, &member))
+          {
+            if (!first)
+              g_string_append_c (out, ',');
+            first = FALSE;
+            append_quoted (out, name);
+            g_string_append_c (out, ':');
+            append_node (out, member);
+          }
+        g_string_append_c (out, '}');
+      }
+      break;
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+        guint length = json_array_get_length (array);
+
+        g_string_append_c (out, '[');
+        for (guint i = 0; i < length; i++)
+          {
+            if (i > 0)
+              g_string_append_c (out, ',');
+            append_node (out, json_array_get_element (array, i));
+          }
+        g_string_append_c (out, ']');
+      }
+      break;
+    case JSON_NODE_NULL:
+      g_string_append (out, "null");
+      break;
+    case JSON_NODE_VALUE:
+    default:
+      switch (json_node_get_value_type (node))
+        {
+        case G_TYPE_INT64:
+          append_int (out, json_node_get_int (node));
+          break;
+        case G_TYPE_DOUBLE:
+          append_double (out, json_node_get_double (node));
+          break;
+        case G_TYPE_BOOLEAN:
+          g_string_append (out, json_node_get_boolean (node) ? "true" : "false");
+          break;
+        case G_TYPE_STRING:
+          append_quoted (out, json_node_get_string (node));
+          break;
+        default:
+          /* not built by the parser or by our code */
+          g_string_append (out, "null");
+          break;
+        }
+      break;
     }
-  generator = qga_json_thread_generator ();
-  json_generator_set_root (generator, node);
-  json_generator_to_gstring (generator, out);
-  json_generator_set_root (generator, NULL);
-  escape_from (out, start);
 }
 
 /* TRUE if json-glib would write text between quotes as it is. */
