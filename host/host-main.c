@@ -591,7 +591,10 @@ content_source (QgaSelectionId selection, const char *type, gpointer user_data, 
   int fd;
 
   if (app->content_fd >= 0)
-    path = proc_path = g_strdup_printf ("/proc/self/fd/%d", app->content_fd);
+    {
+      proc_path = g_strdup_printf ("/proc/self/fd/%d", app->content_fd);
+      path = proc_path;
+    }
   fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0)
     {
@@ -610,7 +613,7 @@ content_source (QgaSelectionId selection, const char *type, gpointer user_data, 
 static gboolean
 copy_to_memfd (App *app, int input, const char *name, GError **error)
 {
-  g_autofree guint8 *buffer = g_malloc (64 * 1024);
+  g_autofree guint8 *buffer = NULL;
   guint64 total = 0;
   int fd = memfd_create ("qga-host-clipboard", MFD_CLOEXEC);
 
@@ -622,6 +625,9 @@ copy_to_memfd (App *app, int input, const char *name, GError **error)
                    "cannot create a memfd: %s", g_strerror (saved));
       return FALSE;
     }
+  /* Allocated once the memfd exists: scan-build (clang 14) does not see
+   * g_autofree's cleanup, and took the return above for a leak. */
+  buffer = g_malloc (64 * 1024);
   for (;;)
     {
       ssize_t n = read (input, buffer, 64 * 1024);

@@ -187,8 +187,10 @@ host_next_line (Host *host, guint timeout_ms)
   const guint8 *nl = NULL;
   g_autofree char *line = NULL;
 
-  QT_WAIT ((nl = memchr (host->out.buf->data + host->out_consumed, '\n',
-                         host->out.buf->len - host->out_consumed)) != NULL,
+  /* An empty GByteArray's data is NULL, which memchr must not get. */
+  QT_WAIT (host->out.buf->len > host->out_consumed
+           && (nl = memchr (host->out.buf->data + host->out_consumed, '\n',
+                            host->out.buf->len - host->out_consumed)) != NULL,
            timeout_ms);
   if (nl == NULL)
     return NULL;

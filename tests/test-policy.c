@@ -128,6 +128,10 @@ fixture_setup (Fixture *f, gconstpointer data)
   if (geteuid () != 0)
     return;
   f->host = qt_spawn_host (g_getenv ("QGA_TEST_PORT"), TRUE);
+  /* The Ping below needs the host attached: wait for its socket (a slow
+   * start, as under the sanitizers, lost the race). */
+  g_assert_true (QT_WAIT (g_file_test (g_getenv ("QGA_TEST_PORT"), G_FILE_TEST_EXISTS),
+                          qt_ms (5000)));
   g_assert_true (qt_wait_name_owned (QT_BUS_NAME, FALSE, qt_ms (5000)));
 
   gdbus_call (FALSE, "org.qemu.GuestAgent.Ping", NULL, NULL, &run);

@@ -948,7 +948,9 @@ wire_find (QtWire *wire, guint8 b, guint timeout_ms)
 
   for (;;)
     {
-      const guint8 *hit = memchr (wire->buf->data + scanned, b, wire->buf->len - scanned);
+      /* An empty GByteArray's data is NULL, which memchr must not get. */
+      const guint8 *hit = wire->buf->len > scanned
+        ? memchr (wire->buf->data + scanned, b, wire->buf->len - scanned) : NULL;
 
       if (hit != NULL)
         return (gsize) (hit - wire->buf->data) + 1;
