@@ -170,6 +170,17 @@ gboolean bench_measure_fanout (const BenchSetup *setup, const BenchPlan *plan,
                                guint n_subscribers, GArray *bridge, GArray *trivial,
                                GError **error);
 
+/* --- bench-flood.c: 7. a flooding client ---------------------------------
+ *
+ * Another client's Ping through bridge A without and with one connection
+ * flooding it with Pings (appends samples to quiet and flooded, adds the
+ * flood's refused and answered calls). */
+gboolean bench_measure_flood (const BenchSetup *setup, const BenchPlan *plan, GArray *quiet,
+                              GArray *flooded, guint64 *refused, guint64 *answered,
+                              GError **error);
+/* The p99 ratio against the 3x target, OK or MISS, on stdout. */
+void bench_report_flood (GArray *quiet, GArray *flooded, guint64 refused, guint64 answered);
+
 /* --- bench-clipboard.c: 6. clipboard transfers ---------------------------
  *
  * A guest program (this process: its D-Bus calls on the main loop, its

@@ -62,12 +62,15 @@ typedef struct {
   GDBusConnection *control_a;
   GDBusConnection *control_b;
   BenchClipboard *clip;     /* 6: bus C, bus S, qga-bridge C, qga-session, floor */
+  GArray *flood_quiet;      /* 7: the other client's Ping without and with a flood */
+  GArray *flood_flooded;
+  guint64 flood_refused, flood_answered;
 } Driver;
 
 /* --- options -------------------------------------------------------------- */
 
 static const char *const measurement_names[] = {
-  "round-trip", "host-to-guest", "concurrency", "fanout", "clipboard", NULL
+  "round-trip", "host-to-guest", "concurrency", "fanout", "clipboard", "flood", NULL
 };
 
 static gboolean
@@ -85,7 +88,7 @@ parse_options (Options *o, int *argc, char ***argv)
       "Identical passes, for the memory growth check (default 2)", "N" },
     { "quick", 0, 0, G_OPTION_ARG_NONE, &o->quick, "Fewer iterations: a smoke test, not figures", NULL },
     { "only", 0, 0, G_OPTION_ARG_STRING, &o->only,
-      "Run one measurement: round-trip, host-to-guest, concurrency, fanout or clipboard", "NAME" },
+      "Run one measurement: round-trip, host-to-guest, concurrency, fanout, clipboard or flood", "NAME" },
     { "bridge-wrapper", 0, 0, G_OPTION_ARG_STRING, &o->bridge_wrapper,
       "Run bridge A under this command (to profile it, e.g. 'valgrind --tool=callgrind')", "CMD" },
     { "trivial-service", 0, 0, G_OPTION_ARG_STRING, &o->trivial_name,
@@ -116,7 +119,7 @@ parse_options (Options *o, int *argc, char ***argv)
     }
   if (o->only != NULL && !g_strv_contains (measurement_names, o->only))
     {
-      g_printerr ("qga-bench: --only takes round-trip, host-to-guest, concurrency, fanout or clipboard\n");
+      g_printerr ("qga-bench: --only takes round-trip, host-to-guest, concurrency, fanout, clipboard or flood\n");
       return FALSE;
     }
   if (o->passes < 1 || o->passes > BENCH_MAX_PASSES)
@@ -508,6 +511,8 @@ stop_all (Driver *d, GError **error)
 static void
 driver_clear (Driver *d)
 {
+  g_clear_pointer (&d->flood_quiet, g_array_unref);
+  g_clear_pointer (&d->flood_flooded, g_array_unref);
   g_free (d->self);
   g_free (d->tmpdir);
   g_free (d->setup.bridge_b_owner);
@@ -640,6 +645,13 @@ run_pass (Driver *d, guint pass, BenchFigures *f, GError **error)
                                  f->fanout_bridge[i], f->fanout_trivial[i], error))
         return FALSE;
     }
+  if (wanted (d, "flood"))
+    {
+      progress (pass, "flood: another client's Ping under a flood");
+      if (!bench_measure_flood (&d->setup, &d->plan, d->flood_quiet, d->flood_flooded,
+                                &d->flood_refused, &d->flood_answered, error))
+        return FALSE;
+    }
   if (d->clip != NULL && !bench_clipboard_run_pass (d->clip, pass, d->options->quick, error))
     return FALSE;
   return check_all_alive (d, error);
@@ -705,6 +717,8 @@ run_passes (Driver *d, BenchReport *report, GError **error)
     }
   if (ok && d->clip != NULL)
     bench_report_clipboard (report, bench_clipboard_get_results (d->clip));
+  if (ok && d->flood_quiet->len > 0)
+    bench_report_flood (d->flood_quiet, d->flood_flooded, d->flood_refused, d->flood_answered);
   if (ok)
     bench_report_end (report);
   bench_figures_clear (&all);
@@ -752,6 +766,8 @@ run_driver (Options *o)
   int log_fd = -1;
 
   d.self = g_file_read_link ("/proc/self/exe", NULL);
+  d.flood_quiet = bench_samples_new ();
+  d.flood_flooded = bench_samples_new ();
   ok = results != NULL && (log_fd = open_log (results, &error)) >= 0 &&
        (report = bench_report_new (results, &error)) != NULL;
   if (ok)

@@ -1,0 +1,522 @@
+/* test-floods.c: floods and limits (issue 7, "Floods and limits"), over a
+ * real bus and real sockets. Correctness and bounds only: no timings are
+ * asserted (bench/bench-flood.c measures the Ping p99 under a flood).
+ *
+ *   /floods/one-client     one client with 300 Calls in flight at once and
+ *                          then 3000 as fast as it can (400 / 300 under
+ *                          QGA_TEST_WRAPPER): at most --max-pending=16 reach
+ *                          the host, the rest get LimitExceeded at once,
+ *                          another client's Pings are all answered, the
+ *                          bridge's VmRSS stays under its start + 16 MiB.
+ *   /floods/many-clients   8 clients busy (--max-clients=8), 40 more call
+ *                          at once: all LimitExceeded, the 8 keep working.
+ *   /floods/guest          this program as the guest on qga-host's socket:
+ *                          requests, events, oversized and never-ending
+ *                          messages and garbage; qga-host's VmRSS stays
+ *                          under its start + 48 MiB, it answers a host-ping
+ *                          after, and its warnings are rate-limited (at most
+ *                          10 a second plus summaries, "suppressed N" seen).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "test-util.h"
+
+/* --- /proc -------------------------------------------------------------- */
+
+static guint64
+proc_rss_kib (int pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", pid);
+  g_autofree char *status = NULL;
+  const char *line;
+  guint64 kib = 0;
+
+  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
+  line = strstr (status, "VmRSS:");
+  g_assert_nonnull (line);
+  g_assert_cmpint (sscanf (line, "VmRSS: %" G_GUINT64_FORMAT, &kib), ==, 1);
+  return kib;
+}
+
+/* --- the bridge, with this program as the host --------------------------- */
+
+typedef struct {
+  char *socket_path;
+  int listen_fd;
+  QtProc *bridge;
+  QtWire *wire;
+} Fixture;
+
+static void
+fixture_setup (Fixture *f, gconstpointer user_data)
+{
+  g_auto(GStrv) extra = g_strsplit (user_data ? (const char *) user_data : "", " ", -1);
+  gint64 deadline;
+  int fd = -1;
+
+  g_assert_true (qt_wait_name_owned (QT_BUS_NAME, FALSE, qt_ms (5000)));
+  f->socket_path = qt_tmp_path ("sock");
+  f->listen_fd = qt_unix_listen (f->socket_path);
+  f->bridge = qt_spawn_bridge (f->socket_path,
+                               extra[0] && *extra[0] ? extra[0] : NULL,
+                               extra[0] && extra[1] ? extra[1] : NULL, NULL);
+  deadline = qt_now_ms () + qt_ms (10000);
+  while (fd < 0 && !qt_proc_exited (f->bridge) && qt_now_ms () < deadline)
+    fd = qt_unix_accept (f->listen_fd, 100);
+  g_assert_cmpint (fd, >=, 0);
+  f->wire = qt_wire_new (fd);
+  g_assert_true (qt_wait_name_owned (QT_BUS_NAME, TRUE, qt_ms (5000)));
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer user_data)
+{
+  qt_proc_stop (f->bridge);
+  g_clear_pointer (&f->wire, qt_wire_free);
+  close (f->listen_fd);
+  g_unlink (f->socket_path);
+  g_free (f->socket_path);
+  g_assert_true (qt_wait_name_owned (QT_BUS_NAME, FALSE, qt_ms (5000)));
+}
+
+static void
+reply_return (QtWire *wire, JsonObject *command, const char *return_json)
+{
+  g_autofree char *id = qt_json_to_string (json_object_get_member (command, "id"));
+  g_autofree char *line = g_strdup_printf ("{\"return\":%s,\"id\":%s}\n", return_json, id);
+
+  qt_wire_write_str (wire, line);
+}
+
+static const char *
+command_name (JsonObject *m)
+{
+  return json_object_get_string_member_with_default (m, "execute", "");
+}
+
+/* Every command the bridge has sent that arrives within quiet_ms of the
+ * previous one (all it has sent, once it is quiet). */
+static GPtrArray *
+read_commands (QtWire *wire, guint quiet_ms)
+{
+  GPtrArray *commands = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+
+  for (;;)
+    {
+      g_autoptr(JsonNode) node = qt_wire_read_message (wire, NULL, NULL, quiet_ms);
+
+      if (node == NULL)
+        return commands;
+      g_ptr_array_add (commands, json_object_ref (json_node_get_object (node)));
+    }
+}
+
+typedef struct {
+  guint started, done, ok, limited;
+  guint outstanding;
+} Flood;
+
+static void
+flood_done_cb (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Flood *flood = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+
+  flood->done++;
+  flood->outstanding--;
+  if (reply != NULL)
+    flood->ok++;
+  else
+    {
+      qt_assert_dbus_error (error, QT_ERROR_PREFIX "LimitExceeded", NULL);
+      flood->limited++;
+    }
+}
+
+static void
+flood_one (GDBusConnection *connection, Flood *flood)
+{
+  g_autofree char *args = g_strdup_printf ("{\"n\":%u}", flood->started);
+
+  g_dbus_connection_call (connection, QT_BUS_NAME, QT_OBJECT_PATH, QT_INTERFACE, "Call",
+                          g_variant_new ("(ss)", "host-echo", args), G_VARIANT_TYPE ("(s)"),
+                          G_DBUS_CALL_FLAGS_NONE, (int) qt_ms (60000), NULL, flood_done_cb, flood);
+  flood->started++;
+  flood->outstanding++;
+}
+
+/* The bridge runs with --max-pending=16. */
+static void
+test_one_client (Fixture *f, gconstpointer user_data)
+{
+  const guint burst = 300, total = qt_under_wrapper () ? 400 : 3000;
+  const guint64 rss_bound_kib = 16 * 1024;
+  GDBusConnection *flooder = qt_bus_new_connection ();
+  GDBusConnection *other = qt_bus_new_connection ();
+  int pid = qt_proc_pid (f->bridge);
+  guint64 rss_start, rss_max = 0;
+  Flood flood = { 0 };
+  QtCall *ping = NULL;
+  guint pings = 0, rounds = 0;
+
+  rss_start = proc_rss_kib (pid);
+
+  /* 1: a burst while the host answers nothing: 16 reach it, the rest are
+   * refused at once */
+  for (guint i = 0; i < burst; i++)
+    flood_one (flooder, &flood);
+  g_assert_true (QT_WAIT (flood.done == burst - 16, qt_ms (10000)));
+  g_assert_cmpuint (flood.limited, ==, burst - 16);
+  {
+    g_autoptr(GPtrArray) commands = read_commands (f->wire, qt_ms (300));
+
+    g_assert_cmpuint (commands->len, ==, 16);
+    /* the other client is served meanwhile */
+    ping = qt_call_start (other, "Ping", NULL, "()");
+    {
+      g_autoptr(JsonObject) command = qt_wire_expect_object (f->wire);
+
+      g_assert_cmpstr (command_name (command), ==, "host-ping");
+      reply_return (f->wire, command, "{}");
+    }
+    g_assert_true (qt_call_wait (ping, qt_ms (5000)));
+    g_assert_no_error (ping->error);
+    g_clear_pointer (&ping, qt_call_free);
+    for (guint i = 0; i < commands->len; i++)
+      reply_return (f->wire, commands->pdata[i], "{}");
+  }
+  g_assert_true (QT_WAIT (flood.done == burst, qt_ms (10000)));
+  g_assert_cmpuint (flood.ok, ==, 16);
+
+  /* 2: as fast as it can, ~300 in flight on its side, while the host
+   * answers in batches and the other client pings */
+  while (flood.done < total + burst)
+    {
+      g_autoptr(GPtrArray) commands = NULL;
+
+      while (flood.started < total + burst && flood.outstanding < burst)
+        flood_one (flooder, &flood);
+      if (ping == NULL)
+        ping = qt_call_start (other, "Ping", NULL, "()");
+      /* let the bridge work through what came in */
+      QT_WAIT (FALSE, 5);
+      commands = read_commands (f->wire, 20);
+      g_assert_cmpuint (commands->len, <=, 16 + 1);
+      {
+        guint echoes = 0;
+
+        for (guint i = 0; i < commands->len; i++)
+          {
+            if (g_str_equal (command_name (commands->pdata[i]), "host-echo"))
+              echoes++;
+            else
+              g_assert_cmpstr (command_name (commands->pdata[i]), ==, "host-ping");
+            reply_return (f->wire, commands->pdata[i], "{}");
+          }
+        g_assert_cmpuint (echoes, <=, 16);
+      }
+      if (ping->done)
+        {
+          g_assert_no_error (ping->error);
+          g_clear_pointer (&ping, qt_call_free);
+          pings++;
+        }
+      if (rounds++ % 10 == 0)
+        rss_max = MAX (rss_max, proc_rss_kib (pid));
+      g_assert_cmpuint (rounds, <, 100000);
+    }
+  if (ping != NULL)
+    {
+      /* its host-ping may have been answered in the last batch already */
+      gint64 deadline = qt_now_ms () + qt_ms (10000);
+
+      while (!ping->done && qt_now_ms () < deadline)
+        {
+          g_autoptr(GPtrArray) commands = read_commands (f->wire, 20);
+
+          for (guint i = 0; i < commands->len; i++)
+            reply_return (f->wire, commands->pdata[i], "{}");
+        }
+      g_assert_true (ping->done);
+      g_assert_no_error (ping->error);
+      g_clear_pointer (&ping, qt_call_free);
+      pings++;
+    }
+  rss_max = MAX (rss_max, proc_rss_kib (pid));
+  g_test_message ("%u calls: %u answered, %u LimitExceeded; %u pings of the other client; "
+                  "VmRSS %" G_GUINT64_FORMAT " KiB at the start, at most %" G_GUINT64_FORMAT " KiB",
+                  flood.done, flood.ok, flood.limited, pings, rss_start, rss_max);
+  g_assert_cmpuint (flood.ok + flood.limited, ==, flood.done);
+  g_assert_cmpuint (pings, >, 0);
+  /* valgrind's own memory makes VmRSS meaningless under the wrapper */
+  if (!qt_under_wrapper ())
+    g_assert_cmpuint (rss_max, <=, rss_start + rss_bound_kib);
+  qt_bus_close (flooder);
+  qt_bus_close (other);
+}
+
+/* The bridge runs with --max-clients=8. */
+static void
+test_many_clients (Fixture *f, gconstpointer user_data)
+{
+  enum { BUSY = 8, MORE = 40 };
+  GDBusConnection *busy[BUSY], *more[MORE];
+  QtCall *busy_calls[BUSY], *more_calls[MORE];
+  g_autoptr(GPtrArray) commands = NULL;
+
+  for (guint i = 0; i < BUSY; i++)
+    {
+      busy[i] = qt_bus_new_connection ();
+      busy_calls[i] = qt_call_start (busy[i], "Call", g_variant_new ("(ss)", "host-echo", ""), "(s)");
+    }
+  commands = read_commands (f->wire, qt_ms (300));
+  g_assert_cmpuint (commands->len, ==, BUSY);
+
+  /* the excess connects and calls at once: refused */
+  for (guint i = 0; i < MORE; i++)
+    more[i] = qt_bus_new_connection ();
+  for (guint i = 0; i < MORE; i++)
+    more_calls[i] = qt_call_start (more[i], "Ping", NULL, "()");
+  for (guint i = 0; i < MORE; i++)
+    {
+      g_assert_true (qt_call_wait (more_calls[i], qt_ms (10000)));
+      qt_assert_dbus_error (more_calls[i]->error, QT_ERROR_PREFIX "LimitExceeded", "too many clients");
+      qt_call_free (more_calls[i]);
+    }
+  g_assert_true (qt_wire_is_silent (f->wire, qt_ms (100)));
+
+  /* the existing clients keep working */
+  for (guint i = 0; i < BUSY; i++)
+    {
+      g_autoptr(QtCall) ping = qt_call_start (busy[i], "Ping", NULL, "()");
+      g_autoptr(JsonObject) command = qt_wire_expect_object (f->wire);
+
+      g_assert_cmpstr (command_name (command), ==, "host-ping");
+      reply_return (f->wire, command, "{}");
+      g_assert_true (qt_call_wait (ping, qt_ms (5000)));
+      g_assert_no_error (ping->error);
+    }
+  for (guint i = 0; i < BUSY; i++)
+    reply_return (f->wire, commands->pdata[i], "{\"ok\":1}");
+  for (guint i = 0; i < BUSY; i++)
+    {
+      g_assert_true (qt_call_wait (busy_calls[i], qt_ms (5000)));
+      g_assert_no_error (busy_calls[i]->error);
+      qt_call_free (busy_calls[i]);
+    }
+  /* with the busy ones idle, a newcomer is served */
+  {
+    g_autoptr(QtCall) ping = qt_call_start (more[0], "Ping", NULL, "()");
+    g_autoptr(JsonObject) command = qt_wire_expect_object (f->wire);
+
+    reply_return (f->wire, command, "{}");
+    g_assert_true (qt_call_wait (ping, qt_ms (5000)));
+    g_assert_no_error (ping->error);
+  }
+  for (guint i = 0; i < BUSY; i++)
+    qt_bus_close (busy[i]);
+  for (guint i = 0; i < MORE; i++)
+    qt_bus_close (more[i]);
+}
+
+/* --- /floods/guest: qga-host against a hostile guest -------------------- */
+
+static void
+child_setup (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static void
+exited_cb (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
+  *(gboolean *) data = TRUE;
+}
+
+/* Write all of data to a non-blocking socket, discarding what the peer
+ * sends meanwhile (counting the replies' lines). */
+static void
+flood_write (int fd, const void *data, gsize length, guint *lines_read)
+{
+  const guint8 *p = data;
+  gint64 deadline = qt_now_ms () + qt_ms (60000);
+
+  while (length > 0)
+    {
+      ssize_t n = write (fd, p, length);
+      guint8 sink[65536];
+      ssize_t r;
+
+      if (n > 0)
+        {
+          p += n;
+          length -= (gsize) n;
+        }
+      else
+        g_assert_true (n < 0 && (errno == EAGAIN || errno == EINTR));
+      while ((r = read (fd, sink, sizeof sink)) > 0)
+        for (ssize_t i = 0; i < r; i++)
+          if (sink[i] == '\n')
+            (*lines_read)++;
+      if (n < 0)
+        qt_wait_fd (fd, G_IO_OUT | G_IO_IN, 50);
+      g_assert_cmpint (qt_now_ms (), <, deadline);
+    }
+}
+
+static guint
+count_lines_with (const char *text, const char *needle)
+{
+  guint n = 0;
+
+  for (const char *p = text; (p = strstr (p, needle)) != NULL; p += strlen (needle))
+    n++;
+  return n;
+}
+
+static void
+test_guest (void)
+{
+  const guint rounds = qt_under_wrapper () ? 2 : 40;
+  const guint64 rss_bound_kib = 48 * 1024;
+  g_autofree char *socket_path = qt_tmp_path ("host-sock");
+  g_autofree char *log_path = qt_tmp_path ("host-log");
+  g_autofree char *socket_arg = g_strdup_printf ("--socket=%s", socket_path);
+  g_autoptr(GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  g_auto(GStrv) wrapper = NULL;
+  g_autoptr(GSubprocess) host = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) requests = g_string_new (NULL);
+  g_autoptr(GString) events = g_string_new (NULL);
+  g_autofree char *oversized = NULL;
+  g_autofree char *endless = NULL;
+  g_autofree char *log = NULL;
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  gboolean exited = FALSE;
+  guint64 rss_start, rss_max = 0;
+  guint lines = 0, warnings, summaries;
+  gint64 started, elapsed_ms;
+  int fd, pid;
+
+  if (g_getenv ("QGA_TEST_WRAPPER") != NULL && *g_getenv ("QGA_TEST_WRAPPER") != '\0')
+    g_assert_true (g_shell_parse_argv (g_getenv ("QGA_TEST_WRAPPER"), NULL, &wrapper, NULL));
+  for (char **w = wrapper; w != NULL && *w != NULL; w++)
+    g_ptr_array_add (args, *w);
+  g_ptr_array_add (args, (gpointer) g_getenv ("QGA_HOST"));
+  g_ptr_array_add (args, socket_arg);
+  g_ptr_array_add (args, "--listen");
+  g_ptr_array_add (args, "--max-message-size=65536");
+  g_ptr_array_add (args, NULL);
+  /* stdout (the guest's events) and stderr to a file: never blocks */
+  g_subprocess_launcher_set_stdout_file_path (launcher, log_path);
+  g_subprocess_launcher_set_child_setup (launcher, child_setup, NULL, NULL);
+  host = g_subprocess_launcher_spawnv (launcher, (const char *const *) args->pdata, &error);
+  g_assert_no_error (error);
+  g_subprocess_wait_async (host, NULL, exited_cb, &exited);
+  pid = atoi (g_subprocess_get_identifier (host));
+  g_assert_true (QT_WAIT (g_file_test (socket_path, G_FILE_TEST_EXISTS) || exited, qt_ms (10000)));
+  g_assert_false (exited);
+
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  g_assert_cmpint (fd, >=, 0);
+  strcpy (addr.sun_path, socket_path);
+  g_assert_no_errno (connect (fd, (struct sockaddr *) &addr, sizeof addr));
+  QT_WAIT (FALSE, qt_ms (300));
+  rss_start = proc_rss_kib (pid);
+
+  for (guint i = 0; i < 2000; i++)
+    g_string_append_printf (requests, "{\"execute\":\"host-ping\",\"id\":%u}"
+                                      "{\"execute\":\"host-no-such\",\"id\":%u}", i, i);
+  for (guint i = 0; i < 2000; i++)
+    g_string_append_printf (events, "{\"event\":\"GUEST_FLOOD\",\"data\":{\"i\":%u}}\n", i);
+  {
+    g_autofree char *pad = g_strnfill (1024 * 1024, 'o');
+
+    oversized = g_strdup_printf ("{\"execute\":\"host-echo\",\"arguments\":{\"p\":\"%s\"}}\n", pad);
+    endless = g_strdup_printf ("{\"execute\":\"%s%s%s%s", pad, pad, pad, pad);
+  }
+
+  started = qt_now_ms ();
+  for (guint round = 0; round < rounds; round++)
+    {
+      flood_write (fd, requests->str, requests->len, &lines);
+      flood_write (fd, events->str, events->len, &lines);
+      for (guint i = 0; i < 4; i++)
+        flood_write (fd, oversized, strlen (oversized), &lines);
+      for (guint i = 0; i < 200; i++)
+        flood_write (fd, "]garbage}\n", 10, &lines);
+      /* a message that never ends, then the resync byte */
+      flood_write (fd, endless, strlen (endless), &lines);
+      flood_write (fd, "\xff", 1, &lines);
+      rss_max = MAX (rss_max, proc_rss_kib (pid));
+      g_assert_false (exited);
+    }
+  elapsed_ms = qt_now_ms () - started;
+
+  /* it still serves: a host-ping is answered */
+  flood_write (fd, "{\"execute\":\"host-ping\",\"id\":\"last\"}\n", 36, &lines);
+  {
+    QtWire *wire = qt_wire_new (fd);
+    gboolean answered = FALSE;
+
+    while (!answered)
+      {
+        g_autoptr(GBytes) line = qt_wire_read_line (wire, qt_ms (20000));
+
+        g_assert_nonnull (line);
+        answered = g_strstr_len (g_bytes_get_data (line, NULL), (gssize) g_bytes_get_size (line),
+                                 "\"id\":\"last\"") != NULL;
+      }
+    qt_wire_free (wire);
+  }
+  rss_max = MAX (rss_max, proc_rss_kib (pid));
+
+  /* the summary of the last window comes within a second */
+  QT_WAIT (FALSE, qt_ms (1500));
+  g_subprocess_send_signal (host, SIGTERM);
+  g_assert_true (QT_WAIT (exited, qt_ms (10000)));
+  g_assert_true (g_subprocess_get_if_exited (host));
+  g_assert_cmpint (g_subprocess_get_exit_status (host), ==, 0);
+  g_assert_true (g_file_get_contents (log_path, &log, NULL, NULL));
+  warnings = count_lines_with (log, "-WARNING **");
+  summaries = count_lines_with (log, "suppressed ");
+  g_test_message ("qga-host: VmRSS %" G_GUINT64_FORMAT " KiB at the start, at most %" G_GUINT64_FORMAT
+                  " KiB; %u warning lines (%u summaries) in %" G_GINT64_FORMAT " ms of flood",
+                  rss_start, rss_max, warnings, summaries, elapsed_ms);
+  /* valgrind's own memory makes VmRSS meaningless under the wrapper */
+  if (!qt_under_wrapper ())
+    g_assert_cmpuint (rss_max, <=, rss_start + rss_bound_kib);
+  g_assert_cmpuint (summaries, >=, 1);
+  /* 10 a second per kind of warning (2 kinds here), a summary each */
+  g_assert_cmpuint (warnings, <=, (guint) (((qt_now_ms () - started) / 1000 + 2) * 2 * 11));
+}
+
+#define ADD(path, func, args) \
+  g_test_add (path, Fixture, args, fixture_setup, func, fixture_teardown)
+
+int
+main (int argc, char **argv)
+{
+  qt_init (&argc, &argv);
+
+  ADD ("/floods/one-client", test_one_client, "--max-pending=16");
+  ADD ("/floods/many-clients", test_many_clients, "--max-clients=8");
+  g_test_add_func ("/floods/guest", test_guest);
+
+  return qt_run ();
+}
