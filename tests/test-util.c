@@ -89,6 +89,12 @@ qt_under_wrapper (void)
   return wrapper_argv != NULL;
 }
 
+gboolean
+qt_rss_is_meaningful (void)
+{
+  return !qt_under_wrapper () && g_getenv ("ASAN_OPTIONS") == NULL;
+}
+
 guint
 qt_ms (guint base_ms)
 {

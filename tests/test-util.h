@@ -26,6 +26,11 @@ int qt_run (void);
 /* TRUE when QGA_TEST_WRAPPER is set (the daemons run under valgrind). */
 gboolean qt_under_wrapper (void);
 
+/* FALSE when the daemons' RSS says nothing about their own memory: under
+ * QGA_TEST_WRAPPER (valgrind) or a sanitizer build (ASan's quarantine and
+ * shadow memory; make check-asan sets ASAN_OPTIONS). */
+gboolean qt_rss_is_meaningful (void);
+
 /* A timeout in milliseconds, scaled by 10 under the wrapper. */
 guint qt_ms (guint base_ms);
 
