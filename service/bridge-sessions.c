@@ -9,6 +9,9 @@
 #define LOGIND_MANAGER "org.freedesktop.login1.Manager"
 #define LOGIND_SESSION "org.freedesktop.login1.Session"
 #define DBUS_TIMEOUT_MS 10000
+/* RegisterAgent calls one agent may have waiting for its identification:
+ * a caller repeating the call must not grow the bridge without bound. */
+#define MAX_WAITING 8
 
 typedef enum {
   LOGIND_UNKNOWN,          /* not asked yet */
@@ -329,6 +332,13 @@ bridge_sessions_register (BridgeSessions *sessions, GDBusMethodInvocation *invoc
 
   if (agent != NULL)
     {
+      if (agent->waiting->len >= MAX_WAITING)
+        {
+          g_dbus_method_invocation_return_error (invocation, QGA_ERROR, QGA_ERROR_LIMIT_EXCEEDED,
+                                                 "%d RegisterAgent calls are already waiting",
+                                                 MAX_WAITING);
+          return;
+        }
       g_ptr_array_add (agent->waiting, invocation);
       if (agent->identified)
         answer_waiting (agent);
