@@ -13,7 +13,6 @@
 
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,180 +24,44 @@
 #define WINDOW 8
 #define TEXT_TYPE "text/plain;charset=utf-8"
 
-static char *host_path;
 
 /* --- qga-host, with its stdout and stderr collected --------------------- */
 
-typedef struct {
-  GInputStream *stream;
-  GByteArray *buf;
-  gboolean done;
-  guint8 chunk[16384];
-} Pipe;
-
-typedef struct {
-  GSubprocess *sub;
-  Pipe out, err;
-  gboolean exited;
-  gsize out_consumed;      /* stdout bytes returned as lines */
-} Host;
-
-static void pipe_read_next (Pipe *pipe);
-
-static void
-pipe_read_cb (GObject *source, GAsyncResult *result, gpointer data)
-{
-  Pipe *pipe = data;
-  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, NULL);
-
-  if (n <= 0)
-    {
-      pipe->done = TRUE;
-      return;
-    }
-  g_byte_array_append (pipe->buf, pipe->chunk, (guint) n);
-  pipe_read_next (pipe);
-}
-
-static void
-pipe_read_next (Pipe *pipe)
-{
-  g_input_stream_read_async (pipe->stream, pipe->chunk, sizeof pipe->chunk, G_PRIORITY_DEFAULT,
-                             NULL, pipe_read_cb, pipe);
-}
-
-static void
-host_exited_cb (GObject *source, GAsyncResult *result, gpointer data)
-{
-  Host *host = data;
-
-  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
-  host->exited = TRUE;
-}
-
-static void
-child_setup (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
+typedef QtHostProc Host;
 
 /* qga-host --socket=SOCKET ARGS...; stdin gets input (then EOF), if any. */
 static Host *
 host_spawn (const char *socket_path, const char *const *args, GBytes *input)
 {
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
-  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GError) error = NULL;
-  g_autofree char *cmdline = NULL;
-  const char *wrapper = g_getenv ("QGA_TEST_WRAPPER");
-  GOutputStream *in;
-  Host *host = g_new0 (Host, 1);
+  g_autofree char *socket_arg = g_strdup_printf ("--socket=%s", socket_path);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GBytes) no_input = g_bytes_new_static ("", 0);   /* stdin closed at once */
 
-  if (wrapper != NULL && *wrapper != '\0')
-    {
-      g_auto(GStrv) words = NULL;
-
-      g_assert_true (g_shell_parse_argv (wrapper, NULL, &words, NULL));
-      for (char **w = words; *w != NULL; w++)
-        g_ptr_array_add (argv, g_strdup (*w));
-    }
-  g_ptr_array_add (argv, g_strdup (host_path));
-  g_ptr_array_add (argv, g_strdup_printf ("--socket=%s", socket_path));
+  g_ptr_array_add (argv, socket_arg);
   for (; *args != NULL; args++)
-    g_ptr_array_add (argv, g_strdup (*args));
+    g_ptr_array_add (argv, (gpointer) *args);
   g_ptr_array_add (argv, NULL);
-  cmdline = g_strjoinv (" ", (char **) argv->pdata);
-  g_test_message ("spawning %s", cmdline);
-
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
-                                        G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  g_subprocess_launcher_set_child_setup (launcher, child_setup, NULL, NULL);
-  host->sub = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
-  g_assert_no_error (error);
-  g_subprocess_wait_async (host->sub, NULL, host_exited_cb, host);
-
-  /* qga-host reads all of stdin before it connects: a blocking write is fine. */
-  in = g_subprocess_get_stdin_pipe (host->sub);
-  if (input != NULL)
-    {
-      gsize size;
-      const void *data = g_bytes_get_data (input, &size);
-
-      g_output_stream_write_all (in, data, size, NULL, NULL, &error);
-      g_assert_no_error (error);
-    }
-  g_output_stream_close (in, NULL, NULL);
-
-  host->out.stream = g_subprocess_get_stdout_pipe (host->sub);
-  host->out.buf = g_byte_array_new ();
-  pipe_read_next (&host->out);
-  host->err.stream = g_subprocess_get_stderr_pipe (host->sub);
-  host->err.buf = g_byte_array_new ();
-  pipe_read_next (&host->err);
-  return host;
-}
-
-static void
-host_free (Host *host)
-{
-  g_byte_array_unref (host->out.buf);
-  g_byte_array_unref (host->err.buf);
-  g_object_unref (host->sub);
-  g_free (host);
+  return qt_host_proc_spawn ((const char *const *) argv->pdata,
+                             input != NULL ? input : no_input);
 }
 
 /* Wait for the exit and the end of its output; returns the exit status. */
 static int
 host_wait (Host *host, char **out, char **err)
 {
-  int status;
-
-  if (!QT_WAIT (host->exited && host->out.done && host->err.done, qt_ms (15000)))
-    {
-      g_subprocess_force_exit (host->sub);
-      QT_WAIT (host->exited, qt_ms (5000));
-      g_error ("qga-host did not exit in time; stderr: %.*s", (int) host->err.buf->len,
-               (const char *) host->err.buf->data);
-    }
-  g_assert_false (g_subprocess_get_if_signaled (host->sub));
-  status = g_subprocess_get_exit_status (host->sub);
-  g_test_message ("qga-host exited with %d; stderr:\n%.*s", status, (int) host->err.buf->len,
-                  (const char *) host->err.buf->data);
-  g_assert_cmpint (status, !=, 99);  /* valgrind found errors or leaks */
-  if (out != NULL)
-    *out = g_strndup ((const char *) host->out.buf->data, host->out.buf->len);
-  if (err != NULL)
-    *err = g_strndup ((const char *) host->err.buf->data, host->err.buf->len);
-  host_free (host);
-  return status;
+  return qt_host_proc_wait (host, FALSE, out, err);
 }
 
 static void
 host_signal (Host *host, int sig)
 {
-  g_subprocess_send_signal (host->sub, sig);
+  qt_host_proc_signal (host, sig);
 }
 
-/* The next stdout line, parsed; NULL on timeout. */
 static JsonNode *
 host_next_line (Host *host, guint timeout_ms)
 {
-  const guint8 *nl = NULL;
-  g_autofree char *line = NULL;
-
-  /* An empty GByteArray's data is NULL, which memchr must not get. */
-  QT_WAIT (host->out.buf->len > host->out_consumed
-           && (nl = memchr (host->out.buf->data + host->out_consumed, '\n',
-                            host->out.buf->len - host->out_consumed)) != NULL,
-           timeout_ms);
-  if (nl == NULL)
-    return NULL;
-  line = g_strndup ((const char *) host->out.buf->data + host->out_consumed,
-                    (gsize) (nl - (host->out.buf->data + host->out_consumed)));
-  host->out_consumed = (gsize) (nl - host->out.buf->data) + 1;
-  g_test_message ("qga-host printed: %s", line);
-  return qt_json_parse (line);
+  return qt_host_proc_next_line (host, timeout_ms);
 }
 
 static void
@@ -253,11 +116,11 @@ accept_host (Fixture *f)
   gint64 deadline = qt_now_ms () + qt_ms (10000);
   int fd = -1;
 
-  while (fd < 0 && !f->host->exited && qt_now_ms () < deadline)
+  while (fd < 0 && !qt_host_proc_exited (f->host) && qt_now_ms () < deadline)
     fd = qt_unix_accept (f->listen_fd, 100);
   if (fd < 0)
     g_error ("qga-host did not connect to %s%s", f->socket_path,
-             f->host->exited ? " (it exited)" : "");
+             qt_host_proc_exited (f->host) ? " (it exited)" : "");
   g_clear_pointer (&f->wire, qt_wire_free);
   f->wire = qt_wire_new (fd);
 }
@@ -911,13 +774,7 @@ test_cli (void)
 int
 main (int argc, char **argv)
 {
-  const char *env = g_getenv ("QGA_HOST");
-  g_autofree char *dir = g_path_get_dirname (argv[0]);
-  int status;
-
   qt_init (&argc, &argv);
-  host_path = env != NULL && *env != '\0' ? g_strdup (env)
-                                          : g_build_filename (dir, "..", "host", "qga-host", NULL);
   g_test_add_func ("/host-clipboard/cli", test_cli);
   g_test_add_func ("/host-clipboard/get/text", test_get_text);
   g_test_add_func ("/host-clipboard/get/binary", test_get_binary);
@@ -936,7 +793,5 @@ main (int argc, char **argv)
   g_test_add_func ("/host-clipboard/set/stdin", test_set_stdin);
   g_test_add_func ("/host-clipboard/set/too-big", test_set_too_big);
   g_test_add_func ("/host-clipboard/watch", test_watch);
-  status = qt_run ();
-  g_free (host_path);
-  return status;
+  return qt_run ();
 }

@@ -28,105 +28,16 @@
 #define QEMU "qemu-system-x86_64"
 #define HOST_NAME_LENGTH 300   /* over the 256-byte limit on strings */
 
-static char *host_path;
 
-/* --- processes, with stdout and stderr collected -------------------------- */
+/* --- qga-host, with stdout and stderr collected (test-util) ----------------- */
 
-typedef struct {
-  GInputStream *stream;
-  GByteArray *buf;
-  gboolean done;
-  guint8 chunk[16384];
-} Pipe;
+typedef QtHostProc Proc;
 
-typedef struct {
-  GSubprocess *sub;
-  GOutputStream *in;
-  Pipe out, err;
-  gboolean exited;
-} Proc;
-
-static void pipe_read_next (Pipe *pipe);
-
-static void
-pipe_read_cb (GObject *source, GAsyncResult *result, gpointer data)
-{
-  Pipe *pipe = data;
-  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, NULL);
-
-  if (n <= 0)
-    {
-      pipe->done = TRUE;
-      return;
-    }
-  g_byte_array_append (pipe->buf, pipe->chunk, (guint) n);
-  pipe_read_next (pipe);
-}
-
-static void
-pipe_read_next (Pipe *pipe)
-{
-  g_input_stream_read_async (pipe->stream, pipe->chunk, sizeof pipe->chunk, G_PRIORITY_DEFAULT,
-                             NULL, pipe_read_cb, pipe);
-}
-
-static void
-proc_exited_cb (GObject *source, GAsyncResult *result, gpointer data)
-{
-  Proc *proc = data;
-
-  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
-  proc->exited = TRUE;
-}
-
-static void
-child_setup (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-/* qga-host ARGS... behind QGA_TEST_WRAPPER, stdin a pipe kept open,
- * stdout and stderr collected. */
+/* qga-host ARGS..., stdin a pipe kept open. */
 static Proc *
 host_spawn (const char *const *args)
 {
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
-  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GError) error = NULL;
-  g_autofree char *cmdline = NULL;
-  const char *wrapper = g_getenv ("QGA_TEST_WRAPPER");
-  Proc *proc = g_new0 (Proc, 1);
-
-  if (wrapper != NULL && *wrapper != '\0')
-    {
-      g_auto(GStrv) words = NULL;
-
-      g_assert_true (g_shell_parse_argv (wrapper, NULL, &words, NULL));
-      for (char **w = words; *w != NULL; w++)
-        g_ptr_array_add (argv, g_strdup (*w));
-    }
-  g_ptr_array_add (argv, g_strdup (host_path));
-  for (; *args != NULL; args++)
-    g_ptr_array_add (argv, g_strdup (*args));
-  g_ptr_array_add (argv, NULL);
-  cmdline = g_strjoinv (" ", (char **) argv->pdata);
-  g_test_message ("spawning %s", cmdline);
-
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
-                                        G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  g_subprocess_launcher_set_child_setup (launcher, child_setup, NULL, NULL);
-  proc->sub = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
-  g_assert_no_error (error);
-  g_subprocess_wait_async (proc->sub, NULL, proc_exited_cb, proc);
-  proc->in = g_subprocess_get_stdin_pipe (proc->sub);
-  proc->out.stream = g_subprocess_get_stdout_pipe (proc->sub);
-  proc->out.buf = g_byte_array_new ();
-  pipe_read_next (&proc->out);
-  proc->err.stream = g_subprocess_get_stderr_pipe (proc->sub);
-  proc->err.buf = g_byte_array_new ();
-  pipe_read_next (&proc->err);
-  return proc;
+  return qt_host_proc_spawn (args, NULL);
 }
 
 /* Close stdin, with terminate send SIGTERM (which stops serve mode), wait
@@ -135,34 +46,13 @@ host_spawn (const char *const *args)
 static int
 host_wait (Proc *proc, gboolean terminate, char **out, char **err)
 {
-  int status;
+  return qt_host_proc_wait (proc, terminate, out, err);
+}
 
-  g_output_stream_close (proc->in, NULL, NULL);
-  if (terminate)
-    g_subprocess_send_signal (proc->sub, SIGTERM);
-  if (!QT_WAIT (proc->exited && proc->out.done && proc->err.done, qt_ms (15000)))
-    {
-      g_subprocess_force_exit (proc->sub);
-      QT_WAIT (proc->exited, qt_ms (5000));
-      g_error ("qga-host did not exit in time; stderr: %.*s", (int) proc->err.buf->len,
-               (const char *) proc->err.buf->data);
-    }
-  g_assert_false (g_subprocess_get_if_signaled (proc->sub));
-  status = g_subprocess_get_exit_status (proc->sub);
-  g_test_message ("qga-host exited with %d; stderr:\n%.*s", status, (int) proc->err.buf->len,
-                  (const char *) proc->err.buf->data);
-  g_assert_cmpint (status, !=, 99);  /* valgrind found errors or leaks */
-  if (out != NULL)
-    *out = g_strndup (proc->out.buf->len > 0 ? (const char *) proc->out.buf->data : "",
-                      proc->out.buf->len);
-  if (err != NULL)
-    *err = g_strndup (proc->err.buf->len > 0 ? (const char *) proc->err.buf->data : "",
-                      proc->err.buf->len);
-  g_byte_array_unref (proc->out.buf);
-  g_byte_array_unref (proc->err.buf);
-  g_object_unref (proc->sub);
-  g_free (proc);
-  return status;
+static void
+child_setup (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);   /* no QEMU outlives the test */
 }
 
 /* --- QEMU ------------------------------------------------------------------ */
@@ -297,11 +187,11 @@ guest_accept (Guest *g)
   gint64 deadline = qt_now_ms () + qt_ms (10000);
   int fd = -1;
 
-  while (fd < 0 && !g->host->exited && qt_now_ms () < deadline)
+  while (fd < 0 && !qt_host_proc_exited (g->host) && qt_now_ms () < deadline)
     fd = qt_unix_accept (g->listen_fd, 100);
   if (fd < 0)
     g_error ("qga-host did not connect to %s%s", g->socket_path,
-             g->host->exited ? " (it exited)" : "");
+             qt_host_proc_exited (g->host) ? " (it exited)" : "");
   g_clear_pointer (&g->wire, qt_wire_free);
   g->wire = qt_wire_new (fd);
 }
@@ -1095,13 +985,7 @@ test_qmp_hang (void)
 int
 main (int argc, char **argv)
 {
-  const char *env = g_getenv ("QGA_HOST");
-  g_autofree char *dir = g_path_get_dirname (argv[0]);
-  int status;
-
   qt_init (&argc, &argv);
-  host_path = env != NULL && *env != '\0' ? g_strdup (env)
-                                          : g_build_filename (dir, "..", "host", "qga-host", NULL);
   g_test_add_func ("/host-stats/cli", test_cli);
   g_test_add_func ("/host-stats/values", test_values);
   g_test_add_func ("/host-stats/allow", test_allow);
@@ -1113,7 +997,5 @@ main (int argc, char **argv)
   g_test_add_func ("/host-stats/qmp-hang", test_qmp_hang);
   g_test_add_func ("/host-stats/qmp-late", test_qmp_late);
   g_test_add_func ("/host-stats/qmp-fake", test_qmp_fake);
-  status = qt_run ();
-  g_free (host_path);
-  return status;
+  return qt_run ();
 }

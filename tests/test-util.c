@@ -359,6 +359,178 @@ qt_spawn_host (const char *socket_path, gboolean listen)
   return qt_proc_spawn (argv, TRUE);
 }
 
+/* --- qga-host with its output collected ------------------------------------ */
+
+typedef struct {
+  GInputStream *stream;
+  GByteArray *buf;
+  gboolean done;
+  guint8 chunk[16384];
+} HostPipe;
+
+struct _QtHostProc {
+  GSubprocess *sub;
+  GOutputStream *in;
+  HostPipe out, err;
+  gboolean exited;
+  gsize out_consumed;      /* stdout bytes returned as lines */
+};
+
+static void host_pipe_read_next (HostPipe *pipe);
+
+static void
+host_pipe_read_cb (GObject *source, GAsyncResult *result, gpointer data)
+{
+  HostPipe *pipe = data;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, NULL);
+
+  if (n <= 0)
+    {
+      pipe->done = TRUE;
+      return;
+    }
+  g_byte_array_append (pipe->buf, pipe->chunk, (guint) n);
+  host_pipe_read_next (pipe);
+}
+
+static void
+host_pipe_read_next (HostPipe *pipe)
+{
+  g_input_stream_read_async (pipe->stream, pipe->chunk, sizeof pipe->chunk, G_PRIORITY_DEFAULT,
+                             NULL, host_pipe_read_cb, pipe);
+}
+
+static void
+host_pipe_start (HostPipe *pipe, GInputStream *stream)
+{
+  pipe->stream = stream;
+  pipe->buf = g_byte_array_new ();
+  host_pipe_read_next (pipe);
+}
+
+static void
+host_proc_exited_cb (GObject *source, GAsyncResult *result, gpointer data)
+{
+  QtHostProc *proc = data;
+
+  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
+  proc->exited = TRUE;
+}
+
+QtHostProc *
+qt_host_proc_spawn (const char *const *args, GBytes *input)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *host = daemon_path ("QGA_HOST", "host/qga-host");
+  g_autofree char *cmdline = NULL;
+  QtHostProc *proc = g_new0 (QtHostProc, 1);
+
+  for (char **w = wrapper_argv; w != NULL && *w != NULL; w++)
+    g_ptr_array_add (argv, *w);
+  g_ptr_array_add (argv, host);
+  for (; *args != NULL; args++)
+    g_ptr_array_add (argv, (gpointer) *args);
+  g_ptr_array_add (argv, NULL);
+  cmdline = g_strjoinv (" ", (char **) argv->pdata);
+  g_test_message ("spawning %s", cmdline);
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_set_child_setup (launcher, child_setup, NULL, NULL);
+  proc->sub = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  g_subprocess_wait_async (proc->sub, NULL, host_proc_exited_cb, proc);
+  proc->in = g_subprocess_get_stdin_pipe (proc->sub);
+  if (input != NULL)
+    {
+      /* qga-host reads all of stdin before it connects: a blocking write is fine. */
+      gsize size;
+      const void *data = g_bytes_get_data (input, &size);
+
+      g_output_stream_write_all (proc->in, data, size, NULL, NULL, &error);
+      g_assert_no_error (error);
+      g_output_stream_close (proc->in, NULL, NULL);
+    }
+  host_pipe_start (&proc->out, g_subprocess_get_stdout_pipe (proc->sub));
+  host_pipe_start (&proc->err, g_subprocess_get_stderr_pipe (proc->sub));
+  return proc;
+}
+
+static char *
+host_pipe_text (HostPipe *pipe)
+{
+  /* An empty GByteArray's data is NULL. */
+  return g_strndup (pipe->buf->len > 0 ? (const char *) pipe->buf->data : "", pipe->buf->len);
+}
+
+int
+qt_host_proc_wait (QtHostProc *proc, gboolean terminate, char **out, char **err)
+{
+  g_autofree char *err_text = NULL;
+  int status;
+
+  g_output_stream_close (proc->in, NULL, NULL);
+  if (terminate)
+    g_subprocess_send_signal (proc->sub, SIGTERM);
+  if (!QT_WAIT (proc->exited && proc->out.done && proc->err.done, qt_ms (15000)))
+    {
+      g_subprocess_force_exit (proc->sub);
+      QT_WAIT (proc->exited, qt_ms (5000));
+      err_text = host_pipe_text (&proc->err);
+      g_error ("qga-host did not exit in time; stderr: %s", err_text);
+    }
+  g_assert_false (g_subprocess_get_if_signaled (proc->sub));
+  status = g_subprocess_get_exit_status (proc->sub);
+  err_text = host_pipe_text (&proc->err);
+  g_test_message ("qga-host exited with %d; stderr:\n%s", status, err_text);
+  g_assert_cmpint (status, !=, 99);  /* valgrind found errors or leaks */
+  if (out != NULL)
+    *out = host_pipe_text (&proc->out);
+  if (err != NULL)
+    *err = g_steal_pointer (&err_text);
+  g_byte_array_unref (proc->out.buf);
+  g_byte_array_unref (proc->err.buf);
+  g_object_unref (proc->sub);
+  g_free (proc);
+  return status;
+}
+
+void
+qt_host_proc_signal (QtHostProc *proc, int sig)
+{
+  g_subprocess_send_signal (proc->sub, sig);
+}
+
+gboolean
+qt_host_proc_exited (QtHostProc *proc)
+{
+  return proc->exited;
+}
+
+JsonNode *
+qt_host_proc_next_line (QtHostProc *proc, guint timeout_ms)
+{
+  GByteArray *buf = proc->out.buf;
+  const guint8 *nl = NULL;
+  g_autofree char *line = NULL;
+
+  /* An empty GByteArray's data is NULL, which memchr must not get. */
+  QT_WAIT (buf->len > proc->out_consumed
+           && (nl = memchr (buf->data + proc->out_consumed, '\n',
+                            buf->len - proc->out_consumed)) != NULL,
+           timeout_ms);
+  if (nl == NULL)
+    return NULL;
+  line = g_strndup ((const char *) buf->data + proc->out_consumed,
+                    (gsize) (nl - (buf->data + proc->out_consumed)));
+  proc->out_consumed = (gsize) (nl - buf->data) + 1;
+  g_test_message ("qga-host printed: %s", line);
+  return qt_json_parse (line);
+}
+
 int
 qt_proc_pid (QtProc *proc)
 {

@@ -89,6 +89,21 @@ QtProc *qt_proc_spawn_full (const char *const *argv, gboolean pipes, const char 
  * --channel=unix:SOCKET_PATH EXTRA..., NULL-terminated. */
 QtProc *qt_spawn_bridge (const char *socket_path, ...) G_GNUC_NULL_TERMINATED;
 
+/* qga-host ARGS... behind QGA_TEST_WRAPPER with its stdout and stderr
+ * collected. With input, that is written to its stdin, which is then
+ * closed; without, stdin stays open until qt_host_proc_wait(). */
+typedef struct _QtHostProc QtHostProc;
+
+QtHostProc *qt_host_proc_spawn (const char *const *args, GBytes *input);
+/* Close stdin, with terminate send SIGTERM, wait (bounded) for the exit
+ * and the end of the output, and free proc. Returns the exit status; a
+ * signal death or valgrind's 99 fails. out and err may be NULL. */
+int qt_host_proc_wait (QtHostProc *proc, gboolean terminate, char **out, char **err);
+void qt_host_proc_signal (QtHostProc *proc, int sig);
+gboolean qt_host_proc_exited (QtHostProc *proc);
+/* The next line it printed on stdout, parsed as JSON; NULL on timeout. */
+JsonNode *qt_host_proc_next_line (QtHostProc *proc, guint timeout_ms);
+
 /* qga-host --socket=SOCKET_PATH [--listen] in serve mode, stdin/stdout piped. */
 QtProc *qt_spawn_host (const char *socket_path, gboolean listen);
 
