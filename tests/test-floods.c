@@ -62,8 +62,7 @@ static void
 fixture_setup (Fixture *f, gconstpointer user_data)
 {
   g_auto(GStrv) extra = g_strsplit (user_data ? (const char *) user_data : "", " ", -1);
-  gint64 deadline;
-  int fd = -1;
+  int fd;
 
   g_assert_true (qt_wait_name_owned (QT_BUS_NAME, FALSE, qt_ms (5000)));
   f->socket_path = qt_tmp_path ("sock");
@@ -71,9 +70,7 @@ fixture_setup (Fixture *f, gconstpointer user_data)
   f->bridge = qt_spawn_bridge (f->socket_path,
                                extra[0] && *extra[0] ? extra[0] : NULL,
                                extra[0] && extra[1] ? extra[1] : NULL, NULL);
-  deadline = qt_now_ms () + qt_ms (10000);
-  while (fd < 0 && !qt_proc_exited (f->bridge) && qt_now_ms () < deadline)
-    fd = qt_unix_accept (f->listen_fd, 100);
+  fd = qt_accept_bridge (f->listen_fd, f->bridge, qt_ms (10000));
   g_assert_cmpint (fd, >=, 0);
   f->wire = qt_wire_new (fd);
   g_assert_true (qt_wait_name_owned (QT_BUS_NAME, TRUE, qt_ms (5000)));

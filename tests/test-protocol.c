@@ -25,16 +25,7 @@ typedef struct {
 static int
 accept_bridge (Fixture *f, guint timeout_ms)
 {
-  gint64 deadline = qt_now_ms () + timeout_ms;
-
-  while (!qt_proc_exited (f->bridge) && qt_now_ms () < deadline)
-    {
-      int fd = qt_unix_accept (f->listen_fd, 100);
-
-      if (fd >= 0)
-        return fd;
-    }
-  return -1;
+  return qt_accept_bridge (f->listen_fd, f->bridge, timeout_ms);
 }
 
 /* user_data: extra bridge arguments, space separated, or NULL */

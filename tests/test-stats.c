@@ -23,16 +23,11 @@ typedef struct {
 static int
 accept_bridge (Fixture *f)
 {
-  gint64 deadline = qt_now_ms () + qt_ms (10000);
+  int fd = qt_accept_bridge (f->listen_fd, f->bridge, qt_ms (10000));
 
-  while (!qt_proc_exited (f->bridge) && qt_now_ms () < deadline)
-    {
-      int fd = qt_unix_accept (f->listen_fd, 100);
-
-      if (fd >= 0)
-        return fd;
-    }
-  g_error ("the bridge did not connect");
+  if (fd < 0)
+    g_error ("the bridge did not connect%s", qt_proc_exited (f->bridge) ? " (it exited)" : "");
+  return fd;
 }
 
 static void

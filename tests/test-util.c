@@ -1020,6 +1020,21 @@ qt_unix_accept (int listen_fd, guint timeout_ms)
     }
 }
 
+int
+qt_accept_bridge (int listen_fd, QtProc *bridge, guint timeout_ms)
+{
+  gint64 deadline = qt_now_ms () + timeout_ms;
+
+  while (!qt_proc_exited (bridge) && qt_now_ms () < deadline)
+    {
+      int fd = qt_unix_accept (listen_fd, 100);
+
+      if (fd >= 0)
+        return fd;
+    }
+  return -1;
+}
+
 QtWire *
 qt_wire_new (int fd)
 {

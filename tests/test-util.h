@@ -212,6 +212,10 @@ int qt_unix_listen (const char *path);
 /* A connected, non-blocking fd, or -1 on timeout. */
 int qt_unix_accept (int listen_fd, guint timeout_ms);
 
+/* Accept the bridge's connection on listen_fd, giving up (-1) after
+ * timeout_ms (not scaled) or as soon as bridge has exited. */
+int qt_accept_bridge (int listen_fd, QtProc *bridge, guint timeout_ms);
+
 typedef struct {
   int fd;
   GByteArray *buf;   /* read, not yet consumed */
