@@ -318,23 +318,36 @@ update_watch (QgaStream *stream)
 }
 
 gboolean
-qga_stream_send (QgaStream *stream, GBytes *bytes, QgaStreamSendFlags flags, GError **error)
+qga_stream_check_room (QgaStream *stream, gsize size, gsize reserved, GError **error)
 {
-  gsize size = g_bytes_get_size (bytes);
-
   if (stream->closed || stream->close_idle != 0)
     {
       g_set_error_literal (error, QGA_ERROR, QGA_ERROR_HOST_DISCONNECTED,
                            "the connection to the peer is closed");
       return FALSE;
     }
-  if (!(flags & QGA_STREAM_SEND_FORCE) && stream->queued_bytes + size > stream->max_queue_size)
+  if (stream->queued_bytes + reserved + size > stream->max_queue_size)
     {
       g_set_error (error, QGA_ERROR, QGA_ERROR_QUEUE_FULL,
                    "the queue to the peer is full (%" G_GSIZE_FORMAT " bytes waiting)",
-                   stream->queued_bytes);
+                   stream->queued_bytes + reserved);
       return FALSE;
     }
+  return TRUE;
+}
+
+gboolean
+qga_stream_send (QgaStream *stream, GBytes *bytes, QgaStreamSendFlags flags, GError **error)
+{
+  gsize size = g_bytes_get_size (bytes);
+
+  if (flags & QGA_STREAM_SEND_FORCE)
+    {
+      if (!qga_stream_check_room (stream, 0, 0, error))
+        return FALSE;
+    }
+  else if (!qga_stream_check_room (stream, size, 0, error))
+    return FALSE;
   g_queue_push_tail (&stream->queue, g_bytes_ref (bytes));
   stream->queued_bytes += size;
   if (!stream->write_blocked)

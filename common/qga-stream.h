@@ -49,6 +49,11 @@ QgaStream *qga_stream_new (int fd, gboolean owns_fd, gsize max_message_size,
 gboolean qga_stream_send (QgaStream *stream, GBytes *bytes,
                           QgaStreamSendFlags flags, GError **error);
 
+/* Whether size more bytes would be accepted now, with reserved bytes
+ * promised to others first; the errors are those of qga_stream_send(). */
+gboolean qga_stream_check_room (QgaStream *stream, gsize size, gsize reserved,
+                                GError **error);
+
 /* Stop all I/O now and release the fd if owned. Emits nothing. */
 void qga_stream_close (QgaStream *stream);
 

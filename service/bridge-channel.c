@@ -318,17 +318,29 @@ bridge_channel_get_spec (BridgeChannel *channel)
   return channel->spec;
 }
 
+static gboolean
+check_attached (BridgeChannel *channel, GError **error)
+{
+  if (channel->stream != NULL)
+    return TRUE;
+  g_set_error_literal (error, QGA_ERROR, QGA_ERROR_HOST_DISCONNECTED,
+                       "no host is attached to the port");
+  return FALSE;
+}
+
 gboolean
 bridge_channel_send (BridgeChannel *channel, GBytes *bytes, QgaStreamSendFlags flags,
                      GError **error)
 {
-  if (channel->stream == NULL)
-    {
-      g_set_error_literal (error, QGA_ERROR, QGA_ERROR_HOST_DISCONNECTED,
-                           "no host is attached to the port");
-      return FALSE;
-    }
-  return qga_stream_send (channel->stream, bytes, flags, error);
+  return check_attached (channel, error) &&
+         qga_stream_send (channel->stream, bytes, flags, error);
+}
+
+gboolean
+bridge_channel_check_room (BridgeChannel *channel, gsize size, gsize reserved, GError **error)
+{
+  return check_attached (channel, error) &&
+         qga_stream_check_room (channel->stream, size, reserved, error);
 }
 
 static gboolean

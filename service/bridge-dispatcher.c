@@ -22,7 +22,18 @@ typedef struct {
   BridgeResultFunc done;
   gpointer user_data;
   GList link;              /* in dispatcher->by_deadline */
+  GBytes *line;            /* while held back in its owner's flow */
 } Pending;
+
+/* One owner's requests (a D-Bus caller's, or the bridge's own): how many
+ * are on the wire, and the rest, held back in order until one of those is
+ * answered. The host answers in the order it reads, so a caller allowed
+ * --max-pending requests would otherwise put all of them in front of every
+ * other caller's next request. */
+typedef struct {
+  guint on_wire;
+  GQueue held;             /* Pending, oldest first */
+} Flow;
 
 struct _BridgeDispatcher {
   GObject parent;
@@ -32,8 +43,12 @@ struct _BridgeDispatcher {
   gsize max_message_size;
   QgaRateLimit bad_input_limit;
   gint64 last_id;
-  GHashTable *by_id;       /* gint64* → Pending, owns the Pending */
-  GQueue by_deadline;      /* oldest first: one timeout for all means send order */
+  GHashTable *by_id;       /* gint64* → Pending on the wire */
+  GQueue by_deadline;      /* every Pending, oldest first, owns them */
+  GHashTable *flows;       /* owner → Flow */
+  guint window;            /* requests of one owner on the wire at once */
+  gsize held_bytes;        /* lines held back, counted against the queue limit */
+  gboolean cancelling;     /* failing many at once: do not send held ones */
   GSource *timer;
   guint trim_source;
   gboolean trim_wanted;    /* requests since the last trim */
@@ -51,7 +66,61 @@ static void
 pending_free (Pending *pending)
 {
   g_free (pending->owner);
+  g_clear_pointer (&pending->line, g_bytes_unref);
   g_free (pending);
+}
+
+static void
+flow_free (Flow *flow)
+{
+  g_warn_if_fail (flow->on_wire == 0 && g_queue_is_empty (&flow->held));
+  g_free (flow);
+}
+
+static Flow *
+ensure_flow (BridgeDispatcher *dispatcher, const char *owner)
+{
+  Flow *flow = g_hash_table_lookup (dispatcher->flows, owner);
+
+  if (flow == NULL)
+    {
+      flow = g_new0 (Flow, 1);
+      g_queue_init (&flow->held);
+      g_hash_table_insert (dispatcher->flows, g_strdup (owner), flow);
+    }
+  return flow;
+}
+
+static void
+drop_flow_if_idle (BridgeDispatcher *dispatcher, const char *owner)
+{
+  Flow *flow = g_hash_table_lookup (dispatcher->flows, owner);
+
+  if (flow != NULL && flow->on_wire == 0 && g_queue_is_empty (&flow->held))
+    g_hash_table_remove (dispatcher->flows, owner);
+}
+
+static void
+put_on_wire (BridgeDispatcher *dispatcher, Flow *flow, Pending *pending)
+{
+  g_hash_table_insert (dispatcher->by_id, &pending->id, pending);
+  flow->on_wire++;
+}
+
+static void
+hold (BridgeDispatcher *dispatcher, Flow *flow, Pending *pending, GBytes *line)
+{
+  pending->line = g_bytes_ref (line);
+  dispatcher->held_bytes += g_bytes_get_size (line);
+  g_queue_push_tail (&flow->held, pending);
+}
+
+static void
+unhold (BridgeDispatcher *dispatcher, Flow *flow, Pending *pending)
+{
+  dispatcher->held_bytes -= g_bytes_get_size (pending->line);
+  g_clear_pointer (&pending->line, g_bytes_unref);
+  g_queue_remove (&flow->held, pending);
 }
 
 /* The timer is due at the oldest request's deadline, or earlier: when
@@ -91,7 +160,7 @@ trim_cb (gpointer user_data)
   gint64 quiet_ms = (g_get_monotonic_time () - dispatcher->last_request) / 1000;
 
   dispatcher->trim_source = 0;
-  if (g_hash_table_size (dispatcher->by_id) > 0)
+  if (!g_queue_is_empty (&dispatcher->by_deadline))
     return G_SOURCE_REMOVE;   /* finish() arms it again once idle */
   if (quiet_ms < TRIM_DELAY_MS)
     {
@@ -106,6 +175,8 @@ trim_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static void send_held (BridgeDispatcher *dispatcher, const char *owner);
+
 /* Unlink a request and hand it its result. The callback may start new
  * requests, so it runs after the tables are consistent again. */
 static void
@@ -113,11 +184,19 @@ finish (BridgeDispatcher *dispatcher, Pending *pending, const BridgeResult *resu
 {
   BridgeResultFunc done = pending->done;
   gpointer user_data = pending->user_data;
+  g_autofree char *owner = g_steal_pointer (&pending->owner);
+  Flow *flow = g_hash_table_lookup (dispatcher->flows, owner);
 
   g_queue_unlink (&dispatcher->by_deadline, &pending->link);
-  g_hash_table_steal (dispatcher->by_id, &pending->id);
+  if (pending->line != NULL)
+    unhold (dispatcher, flow, pending);
+  else if (g_hash_table_steal (dispatcher->by_id, &pending->id))
+    flow->on_wire--;
   pending_free (pending);
-  if (dispatcher->trim_wanted && g_hash_table_size (dispatcher->by_id) == 0)
+  if (!dispatcher->cancelling)
+    send_held (dispatcher, owner);
+  drop_flow_if_idle (dispatcher, owner);
+  if (dispatcher->trim_wanted && g_queue_is_empty (&dispatcher->by_deadline))
     arm_trim (dispatcher, TRIM_DELAY_MS);
   done (result, user_data);
 }
@@ -129,6 +208,34 @@ fail (BridgeDispatcher *dispatcher, Pending *pending, GError *error)
 
   finish (dispatcher, pending, &result);
   g_error_free (error);
+}
+
+/* Room on the wire for owner: send its held requests, oldest first. One
+ * that cannot be sent (the host left, the queue filled up with events)
+ * fails; its callback may change the flows, hence the lookups. One whose
+ * time is up is left to the timer, which is failing requests in deadline
+ * order right now if this runs from it. */
+static void
+send_held (BridgeDispatcher *dispatcher, const char *owner)
+{
+  gint64 now = g_get_monotonic_time ();
+  Flow *flow;
+  Pending *pending;
+
+  while ((flow = g_hash_table_lookup (dispatcher->flows, owner)) != NULL &&
+         flow->on_wire < dispatcher->window &&
+         (pending = g_queue_peek_head (&flow->held)) != NULL &&
+         pending->deadline > now)
+    {
+      g_autoptr(GBytes) line = g_bytes_ref (pending->line);
+      GError *error = NULL;
+
+      unhold (dispatcher, flow, pending);
+      if (bridge_channel_send (dispatcher->channel, line, QGA_STREAM_SEND_NONE, &error))
+        put_on_wire (dispatcher, flow, pending);
+      else
+        fail (dispatcher, pending, error);
+    }
 }
 
 static gboolean
@@ -161,7 +268,9 @@ static void
 fail_where (BridgeDispatcher *dispatcher, const char *owner, const GError *error)
 {
   GList *l = dispatcher->by_deadline.head;
+  gboolean was_cancelling = dispatcher->cancelling;
 
+  dispatcher->cancelling = TRUE;
   while (l != NULL)
     {
       Pending *pending = l->data;
@@ -170,6 +279,7 @@ fail_where (BridgeDispatcher *dispatcher, const char *owner, const GError *error
       if (owner == NULL || g_str_equal (owner, pending->owner))
         fail (dispatcher, pending, g_error_copy (error));
     }
+  dispatcher->cancelling = was_cancelling;
 }
 
 void
@@ -204,7 +314,13 @@ bridge_dispatcher_set_stats (BridgeDispatcher *dispatcher, BridgeStats *stats)
 guint
 bridge_dispatcher_get_pending_count (BridgeDispatcher *dispatcher)
 {
-  return g_hash_table_size (dispatcher->by_id);
+  return g_queue_get_length (&dispatcher->by_deadline);
+}
+
+void
+bridge_dispatcher_set_window (BridgeDispatcher *dispatcher, guint window)
+{
+  dispatcher->window = MAX (window, 1);
 }
 
 /* The peer drops an oversized message without a word; refuse it here. */
@@ -228,12 +344,17 @@ bridge_dispatcher_request (BridgeDispatcher *dispatcher, const char *command,
 {
   g_autoptr(JsonNode) id_node = json_node_init_int (json_node_alloc (), dispatcher->last_id + 1);
   g_autoptr(GBytes) line = qga_wire_build_command (command, arguments, id_node);
+  Flow *flow = g_hash_table_lookup (dispatcher->flows, owner);
+  gboolean held = flow != NULL && flow->on_wire >= dispatcher->window;
   Pending *pending;
 
   if (!check_size (dispatcher, line, error) ||
-      !bridge_channel_send (dispatcher->channel, line, QGA_STREAM_SEND_NONE, error))
+      !bridge_channel_check_room (dispatcher->channel, g_bytes_get_size (line),
+                                  dispatcher->held_bytes, error) ||
+      (!held && !bridge_channel_send (dispatcher->channel, line, QGA_STREAM_SEND_NONE, error)))
     return FALSE;
 
+  flow = ensure_flow (dispatcher, owner);
   pending = g_new0 (Pending, 1);
   pending->id = ++dispatcher->last_id;
   pending->owner = g_strdup (owner);
@@ -243,12 +364,16 @@ bridge_dispatcher_request (BridgeDispatcher *dispatcher, const char *command,
   pending->done = done;
   pending->user_data = user_data;
   pending->link.data = pending;
-  g_hash_table_insert (dispatcher->by_id, &pending->id, pending);
   g_queue_push_tail_link (&dispatcher->by_deadline, &pending->link);
+  if (held)
+    hold (dispatcher, flow, pending, line);
+  else
+    put_on_wire (dispatcher, flow, pending);
   if (g_source_get_ready_time (dispatcher->timer) < 0)
     rearm_timer (dispatcher);
   if (QGA_DEBUG_ENABLED ())
-    g_debug ("request %" G_GINT64_FORMAT " %s from %s", pending->id, command, owner);
+    g_debug ("request %" G_GINT64_FORMAT " %s from %s%s", pending->id, command, owner,
+             held ? ", held back" : "");
   return TRUE;
 }
 
@@ -445,14 +570,17 @@ bridge_dispatcher_finalize (GObject *object)
   BridgeDispatcher *dispatcher = BRIDGE_DISPATCHER (object);
 
   g_hash_table_destroy (dispatcher->by_id);
+  g_hash_table_destroy (dispatcher->flows);
   G_OBJECT_CLASS (bridge_dispatcher_parent_class)->finalize (object);
 }
 
 static void
 bridge_dispatcher_init (BridgeDispatcher *dispatcher)
 {
-  dispatcher->by_id = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL,
-                                             (GDestroyNotify) pending_free);
+  dispatcher->by_id = g_hash_table_new (g_int64_hash, g_int64_equal);
+  dispatcher->flows = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                             (GDestroyNotify) flow_free);
+  dispatcher->window = BRIDGE_DEFAULT_HOST_WINDOW;
   g_queue_init (&dispatcher->by_deadline);
   dispatcher->bad_input_limit = (QgaRateLimit) QGA_RATE_LIMIT_INIT ("bad input from the host");
   dispatcher->timer = g_source_new (&timer_funcs, sizeof (GSource));

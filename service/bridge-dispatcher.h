@@ -53,7 +53,15 @@ void bridge_dispatcher_cancel_owner (BridgeDispatcher *dispatcher, const char *o
 /* Fail every pending request with error; used at shutdown. */
 void bridge_dispatcher_cancel_all (BridgeDispatcher *dispatcher, const GError *error);
 
+/* Requests waiting for the host, sent or held back. */
 guint bridge_dispatcher_get_pending_count (BridgeDispatcher *dispatcher);
+
+/* How many requests of one owner are on the wire at once; the rest wait in
+ * the bridge, in order, so that the host reads every caller's requests in
+ * turn (see flows in bridge-dispatcher.c). Held requests count against the
+ * channel's queue limit as if sent. */
+#define BRIDGE_DEFAULT_HOST_WINDOW 8
+void bridge_dispatcher_set_window (BridgeDispatcher *dispatcher, guint window);
 
 /* Where the host's clipboard messages go (never to "host-event"). Not a
  * reference: the clipboard holds the dispatcher, and clears this. */

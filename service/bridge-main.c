@@ -63,7 +63,8 @@ parse_bus (const char *option, const char *value, gpointer data, GError **error)
 
 static gboolean
 check_config (const BridgeConfig *config, gint64 max_message_size, gint64 max_queue_size,
-              gint max_pending, gint max_clients, gint max_agents, gint64 max_clipboard_size,
+              gint max_pending, gint host_window, gint max_clients, gint max_agents,
+              gint64 max_clipboard_size,
               GError **error)
 {
   const char *problem = NULL;
@@ -76,6 +77,8 @@ check_config (const BridgeConfig *config, gint64 max_message_size, gint64 max_qu
     problem = "--max-queue-size must be at least --max-message-size and at most 4 GiB";
   else if (max_pending < 1 || max_pending > 65536)
     problem = "--max-pending must be between 1 and 65536";
+  else if (host_window < 1 || host_window > 65536)
+    problem = "--host-window must be between 1 and 65536";
   else if (max_clients < 1 || max_clients > 65536)
     problem = "--max-clients must be between 1 and 65536";
   else if (max_agents < 1 || max_agents > 1024)
@@ -94,6 +97,7 @@ parse_options (BridgeConfig *config, int *argc, char ***argv, gboolean *show_ver
   gint64 max_message_size = QGA_STREAM_DEFAULT_MAX_MESSAGE_SIZE;
   gint64 max_queue_size = QGA_STREAM_DEFAULT_MAX_QUEUE_SIZE;
   gint max_pending = 64, max_clients = 256, max_agents = BRIDGE_DEFAULT_MAX_AGENTS;
+  gint host_window = BRIDGE_DEFAULT_HOST_WINDOW;
   gint64 max_clipboard_size = QGA_CLIPBOARD_DEFAULT_MAX_SIZE;
   const GOptionEntry entries[] = {
     { "bus", 0, 0, G_OPTION_ARG_CALLBACK, parse_bus,
@@ -108,6 +112,9 @@ parse_options (BridgeConfig *config, int *argc, char ***argv, gboolean *show_ver
       "Most bytes queued to the host, and of Call arguments awaiting replies (default 32 MiB)", "BYTES" },
     { "max-pending", 0, 0, G_OPTION_ARG_INT, &max_pending,
       "Most requests in flight per D-Bus client (default 64)", "N" },
+    { "host-window", 0, 0, G_OPTION_ARG_INT, &host_window,
+      "Most requests of one D-Bus client sent to the host at once; the rest wait "
+      "in the bridge, in order (default 8)", "N" },
     { "max-clients", 0, 0, G_OPTION_ARG_INT, &max_clients,
       "Most D-Bus clients tracked at once (default 256)", "N" },
     { "max-agents", 0, 0, G_OPTION_ARG_INT, &max_agents,
@@ -146,14 +153,15 @@ parse_options (BridgeConfig *config, int *argc, char ***argv, gboolean *show_ver
                    "unexpected argument '%s'", (*argv)[1]);
       return FALSE;
     }
-  if (!check_config (config, max_message_size, max_queue_size, max_pending, max_clients,
-                     max_agents, max_clipboard_size, error))
+  if (!check_config (config, max_message_size, max_queue_size, max_pending, host_window,
+                     max_clients, max_agents, max_clipboard_size, error))
     return FALSE;
   config->max_agents = max_agents;
   config->max_clipboard_size = max_clipboard_size;
   config->max_message_size = max_message_size;
   config->max_queue_size = max_queue_size;
   config->max_pending = max_pending;
+  config->host_window = host_window;
   config->max_clients = max_clients;
   if (config->channel_spec == NULL)
     config->channel_spec = g_strdup (BRIDGE_DEFAULT_CHANNEL);
@@ -213,6 +221,7 @@ start (Bridge *bridge, GError **error)
 
   bridge->dispatcher = bridge_dispatcher_new (bridge->channel, bridge->config.request_timeout,
                                               bridge->config.max_message_size);
+  bridge_dispatcher_set_window (bridge->dispatcher, bridge->config.host_window);
   bridge->clients = bridge_clients_new (bridge->connection, bridge->config.max_clients,
                                         bridge->config.max_pending);
   bridge->stats = bridge_stats_new (bridge->connection, bridge->channel, bridge->dispatcher,

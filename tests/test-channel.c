@@ -184,6 +184,8 @@ test_cli (void)
     { { "--request-timeout=0" }, 2, NULL, "--request-timeout must be" },
     { { "--max-message-size=10" }, 2, NULL, "--max-message-size must be" },
     { { "--max-pending=0" }, 2, NULL, "--max-pending must be" },
+    { { "--host-window=0" }, 2, NULL, "--host-window must be" },
+    { { "--host-window=65537" }, 2, NULL, "--host-window must be" },
     { { "--no-such-option" }, 2, NULL, "Unknown option" },
     { { "extra-argument" }, 2, NULL, "unexpected argument" },
   };

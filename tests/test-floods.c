@@ -4,9 +4,12 @@
  *
  *   /floods/one-client     one client with 300 Calls in flight at once and
  *                          then 3000 as fast as it can (400 / 300 under
- *                          QGA_TEST_WRAPPER): at most --max-pending=16 reach
- *                          the host, the rest get LimitExceeded at once,
- *                          another client's Pings are all answered, the
+ *                          QGA_TEST_WRAPPER): at most --max-pending=16 are
+ *                          taken, the rest get LimitExceeded at once; of
+ *                          those, --host-window=4 are on the wire at a time
+ *                          and the rest follow in order as they are
+ *                          answered; another client's Ping goes out at once
+ *                          past the held ones, and all are answered; the
  *                          bridge's VmRSS stays under its start + 16 MiB.
  *   /floods/many-clients   8 clients busy (--max-clients=8), 40 more call
  *                          at once: all LimitExceeded, the 8 keep working.
@@ -154,7 +157,28 @@ flood_one (GDBusConnection *connection, Flood *flood)
   flood->outstanding++;
 }
 
-/* The bridge runs with --max-pending=16. */
+/* Answer the commands in the order they came, checking that each flood
+ * Call is the next one of its sequence; returns how many were answered. */
+static guint
+answer_in_order (QtWire *wire, GPtrArray *commands, guint *next_n)
+{
+  for (guint i = 0; i < commands->len; i++)
+    {
+      JsonObject *command = commands->pdata[i];
+
+      if (g_str_equal (command_name (command), "host-echo"))
+        {
+          g_autofree char *args = qt_json_to_string (json_object_get_member (command, "arguments"));
+          g_autofree char *expected = g_strdup_printf ("{\"n\":%u}", (*next_n)++);
+
+          g_assert_cmpstr (args, ==, expected);
+        }
+      reply_return (wire, command, "{}");
+    }
+  return commands->len;
+}
+
+/* The bridge runs with --max-pending=16 --host-window=4. */
 static void
 test_one_client (Fixture *f, gconstpointer user_data)
 {
@@ -170,17 +194,18 @@ test_one_client (Fixture *f, gconstpointer user_data)
 
   rss_start = proc_rss_kib (pid);
 
-  /* 1: a burst while the host answers nothing: 16 reach it, the rest are
-   * refused at once */
+  /* 1: a burst while the host answers nothing: 16 are taken and the rest
+   * refused at once; 4 reach the host, 12 wait in the bridge */
   for (guint i = 0; i < burst; i++)
     flood_one (flooder, &flood);
   g_assert_true (QT_WAIT (flood.done == burst - 16, qt_ms (10000)));
   g_assert_cmpuint (flood.limited, ==, burst - 16);
   {
     g_autoptr(GPtrArray) commands = read_commands (f->wire, qt_ms (300));
+    guint next_n = 0, answered = 0;
 
-    g_assert_cmpuint (commands->len, ==, 16);
-    /* the other client is served meanwhile */
+    g_assert_cmpuint (commands->len, ==, 4);
+    /* the other client's Ping goes out at once, ahead of the 12 held */
     ping = qt_call_start (other, "Ping", NULL, "()");
     {
       g_autoptr(JsonObject) command = qt_wire_expect_object (f->wire);
@@ -191,8 +216,17 @@ test_one_client (Fixture *f, gconstpointer user_data)
     g_assert_true (qt_call_wait (ping, qt_ms (5000)));
     g_assert_no_error (ping->error);
     g_clear_pointer (&ping, qt_call_free);
-    for (guint i = 0; i < commands->len; i++)
-      reply_return (f->wire, commands->pdata[i], "{}");
+    /* each answer lets the next held one out, in order, never more than 4 */
+    answered += answer_in_order (f->wire, commands, &next_n);
+    while (answered < 16)
+      {
+        g_autoptr(GPtrArray) more = read_commands (f->wire, qt_ms (300));
+
+        g_assert_cmpuint (more->len, >, 0);
+        g_assert_cmpuint (more->len, <=, 4);
+        answered += answer_in_order (f->wire, more, &next_n);
+      }
+    g_assert_cmpuint (answered, ==, 16);
   }
   g_assert_true (QT_WAIT (flood.done == burst, qt_ms (10000)));
   g_assert_cmpuint (flood.ok, ==, 16);
@@ -210,7 +244,7 @@ test_one_client (Fixture *f, gconstpointer user_data)
       /* let the bridge work through what came in */
       QT_WAIT (FALSE, 5);
       commands = read_commands (f->wire, 20);
-      g_assert_cmpuint (commands->len, <=, 16 + 1);
+      g_assert_cmpuint (commands->len, <=, 4 + 1);   /* the window, and maybe a host-ping */
       {
         guint echoes = 0;
 
@@ -222,7 +256,7 @@ test_one_client (Fixture *f, gconstpointer user_data)
               g_assert_cmpstr (command_name (commands->pdata[i]), ==, "host-ping");
             reply_return (f->wire, commands->pdata[i], "{}");
           }
-        g_assert_cmpuint (echoes, <=, 16);
+        g_assert_cmpuint (echoes, <=, 4);
       }
       if (ping->done)
         {
@@ -511,7 +545,7 @@ main (int argc, char **argv)
 {
   qt_init (&argc, &argv);
 
-  ADD ("/floods/one-client", test_one_client, "--max-pending=16");
+  ADD ("/floods/one-client", test_one_client, "--max-pending=16 --host-window=4");
   ADD ("/floods/many-clients", test_many_clients, "--max-clients=8");
   g_test_add_func ("/floods/guest", test_guest);
 

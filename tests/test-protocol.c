@@ -799,6 +799,113 @@ test_call_roundtrip (Fixture *f, gconstpointer user_data)
   g_assert_cmpstr (return_json, ==, "\"text\"");
 }
 
+/* Calls of one caller, host-echo {"n":first}, {"n":first+1}, ... */
+static void
+start_echo_calls (GDBusConnection *connection, QtCall **calls, guint count, guint first)
+{
+  for (guint i = 0; i < count; i++)
+    {
+      g_autofree char *args = g_strdup_printf ("{\"n\":%u}", first + i);
+
+      calls[i] = qt_call_start (connection, "Call", g_variant_new ("(ss)", "host-echo", args), "(s)");
+    }
+}
+
+/* The next command must be host-echo {"n":n}; returns its id. */
+static gint64
+expect_echo (Fixture *f, guint n)
+{
+  g_autoptr(JsonObject) command = NULL;
+  gint64 id = expect_command (f, "host-echo", &command);
+  g_autofree char *expected = g_strdup_printf ("{\"n\":%u}", n);
+
+  qt_assert_member_json (command, "arguments", expected);
+  return id;
+}
+
+/* The bridge runs with --host-window=2 --request-timeout=3. */
+static void
+test_host_window (Fixture *f, gconstpointer user_data)
+{
+  GDBusConnection *other = qt_bus_new_connection ();
+  GDBusConnection *leaving = qt_bus_new_connection ();
+  QtCall *calls[5], *leaving_calls[4], *late[3];
+  g_autofree char *leaving_name = NULL;
+  gint64 ids[5];
+
+  /* 1: five Calls of one caller: two on the wire, three held back */
+  start_echo_calls (qt_bus (), calls, 5, 0);
+  ids[0] = expect_echo (f, 0);
+  ids[1] = expect_echo (f, 1);
+  g_assert_true (qt_wire_is_silent (f->wire, qt_ms (300)));
+
+  /* 2: another caller's Ping goes out at once, past the held ones */
+  {
+    g_autoptr(QtCall) ping = qt_call_start (other, "Ping", NULL, "()");
+
+    reply_return (f, expect_command (f, "host-ping", NULL), "{}");
+    g_assert_true (qt_call_wait (ping, qt_ms (5000)));
+    g_assert_no_error (ping->error);
+  }
+
+  /* 3: each answer lets the next one out, in order, whichever is answered */
+  reply_return (f, ids[1], "{\"r\":1}");
+  ids[2] = expect_echo (f, 2);
+  g_assert_true (qt_wire_is_silent (f->wire, qt_ms (200)));
+  reply_return (f, ids[0], "{\"r\":0}");
+  ids[3] = expect_echo (f, 3);
+  reply_return (f, ids[2], "{\"r\":2}");
+  ids[4] = expect_echo (f, 4);
+  reply_return (f, ids[3], "{\"r\":3}");
+  reply_return (f, ids[4], "{\"r\":4}");
+  for (guint i = 0; i < 5; i++)
+    {
+      g_autofree char *expected = g_strdup_printf ("{\"r\":%u}", i);
+      const char *value = NULL;
+
+      g_assert_true (qt_call_wait (calls[i], qt_ms (5000)));
+      g_assert_no_error (calls[i]->error);
+      g_variant_get (calls[i]->result, "(&s)", &value);
+      g_assert_cmpstr (value, ==, expected);
+      qt_call_free (calls[i]);
+    }
+
+  /* 4: a caller leaving the bus: its held Calls are never sent */
+  start_echo_calls (leaving, leaving_calls, 4, 10);
+  ids[0] = expect_echo (f, 10);
+  ids[1] = expect_echo (f, 11);
+  leaving_name = g_strdup (g_dbus_connection_get_unique_name (leaving));
+  qt_bus_close (leaving);
+  g_assert_true (qt_wait_name_owned (leaving_name, FALSE, qt_ms (5000)));
+  /* a barrier: the bridge heard of the departure before this Ping */
+  {
+    g_autoptr(QtCall) ping = qt_call_start (other, "Ping", NULL, "()");
+
+    reply_return (f, expect_command (f, "host-ping", NULL), "{}");
+    g_assert_true (qt_call_wait (ping, qt_ms (5000)));
+  }
+  reply_return (f, ids[0], "{}");
+  reply_return (f, ids[1], "{}");
+  g_assert_true (qt_wire_is_silent (f->wire, qt_ms (500)));
+  for (guint i = 0; i < 4; i++)
+    {
+      g_assert_true (qt_call_wait (leaving_calls[i], qt_ms (5000)));
+      qt_call_free (leaving_calls[i]);
+    }
+
+  /* 5: held Calls time out like sent ones (the host answers nothing) */
+  start_echo_calls (other, late, 3, 20);
+  expect_echo (f, 20);
+  expect_echo (f, 21);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_assert_true (qt_call_wait (late[i], qt_ms (10000)));
+      qt_assert_dbus_error (late[i]->error, QT_ERROR_PREFIX "Timeout", NULL);
+      qt_call_free (late[i]);
+    }
+  qt_bus_close (other);
+}
+
 static void
 test_host_info_mapping (Fixture *f, gconstpointer user_data)
 {
@@ -1176,6 +1283,7 @@ main (int argc, char **argv)
   ADD ("/protocol/host-error-reply", test_host_error_reply, NULL);
   ADD ("/protocol/invalid-reply", test_invalid_reply, NULL);
   ADD ("/protocol/call-roundtrip", test_call_roundtrip, NULL);
+  ADD ("/protocol/host-window", test_host_window, "--host-window=2 --request-timeout=3");
   ADD ("/protocol/host-info-mapping", test_host_info_mapping, NULL);
   ADD ("/protocol/call-invalid", test_call_invalid, "--max-message-size=65536");
   ADD ("/protocol/send-event", test_send_event, NULL);
