@@ -34,7 +34,8 @@ struct _QgaStream {
   gsize queued_bytes;
   gsize max_queue_size;
   gboolean write_blocked;   /* waiting for POLLOUT */
-  gboolean read_paused;     /* back-pressure */
+  gboolean read_paused;     /* back-pressure from our write queue */
+  gboolean read_held;       /* asked by the owner: qga_stream_hold_reads() */
   guint close_idle;
   GError *deferred_error;
 };
@@ -157,13 +158,19 @@ dispatch_framed (QgaStream *stream)
     }
 }
 
+static gboolean
+wants_input (QgaStream *stream)
+{
+  return !stream->read_paused && !stream->read_held;
+}
+
 /* Returns FALSE when the stream closed. */
 static gboolean
 read_some (QgaStream *stream)
 {
   if (stream->read_buffer == NULL)
     stream->read_buffer = g_malloc (READ_CHUNK);
-  for (int i = 0; i < READS_PER_WAKEUP && !stream->closed && !stream->read_paused; i++)
+  for (int i = 0; i < READS_PER_WAKEUP && !stream->closed && wants_input (stream); i++)
     {
       ssize_t n = read (stream->fd, stream->read_buffer, READ_CHUNK);
 
@@ -282,7 +289,7 @@ fd_ready_cb (int fd, GIOCondition condition, gpointer user_data)
 
   if (condition & (G_IO_IN | G_IO_HUP | G_IO_ERR))
     {
-      if (stream->read_paused && !(condition & G_IO_IN))
+      if (!wants_input (stream) && !(condition & G_IO_IN))
         {
           /* HUP while paused: the peer is gone; nothing more will drain. */
           close_and_notify (stream, NULL);
@@ -307,7 +314,7 @@ update_watch (QgaStream *stream)
 
   if (stream->closed)
     return;
-  if (!stream->read_paused)
+  if (wants_input (stream))
     wanted |= G_IO_IN;
   if (stream->write_blocked)
     wanted |= G_IO_OUT;
@@ -365,6 +372,13 @@ qga_stream_release_memory (QgaStream *stream)
 {
   g_clear_pointer (&stream->read_buffer, g_free);
   qga_framer_release_memory (stream->framer);
+}
+
+void
+qga_stream_hold_reads (QgaStream *stream, gboolean hold)
+{
+  stream->read_held = hold;
+  update_watch (stream);
 }
 
 gboolean

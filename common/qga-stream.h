@@ -54,6 +54,11 @@ gboolean qga_stream_send (QgaStream *stream, GBytes *bytes,
 gboolean qga_stream_check_room (QgaStream *stream, gsize size, gsize reserved,
                                 GError **error);
 
+/* Stop reading from the peer while hold is TRUE (the owner cannot take
+ * more now); the peer's further bytes wait in the kernel. At most one read
+ * already under way is still handed out. */
+void qga_stream_hold_reads (QgaStream *stream, gboolean hold);
+
 /* Stop all I/O now and release the fd if owned. Emits nothing. */
 void qga_stream_close (QgaStream *stream);
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "bridge-agent.h"
+#include "bridge-bus-budget.h"
 #include "bridge-variant.h"
 #include "qga-clipboard.h"
 #include "qga-error.h"
@@ -16,12 +17,15 @@ struct _BridgeAgent {
   BridgeDispatcher *dispatcher;
   BridgeClients *clients;
   BridgeStats *stats;
+  BridgeBusBudget *budget;
   gsize max_message_size;
   gsize held_bytes;        /* argument text of calls waiting for the host */
   gsize max_held_bytes;
 };
 
-typedef void (*ReplyFunc) (GDBusMethodInvocation *invocation, JsonNode *value);
+/* Answers the invocation with the host's value; returns about how many
+ * bytes the reply carries, for the bus budget. */
+typedef gsize (*ReplyFunc) (GDBusMethodInvocation *invocation, JsonNode *value);
 
 /* One D-Bus call waiting for the host. */
 typedef struct {
@@ -82,11 +86,13 @@ on_request_done (const BridgeResult *result, gpointer user_data)
   Call *call = user_data;
   GDBusMethodInvocation *invocation = call->invocation;
   g_autofree char *sender = g_strdup (g_dbus_method_invocation_get_sender (invocation));
+  gsize reply_bytes = 0;
 
   if (result->error != NULL)
     return_result_error (invocation, result);
   else
-    call->reply (invocation, result->value);
+    reply_bytes = call->reply (invocation, result->value);
+  bridge_bus_budget_charge (call->agent->budget, reply_bytes);
   call_free (call, sender ? sender : ":peer");
 }
 
@@ -142,10 +148,11 @@ start_request (BridgeAgent *agent, GDBusMethodInvocation *invocation,
     }
 }
 
-static void
+static gsize
 reply_ping (GDBusMethodInvocation *invocation, JsonNode *value)
 {
   qga_guest_agent_complete_ping (NULL, invocation);
+  return 0;
 }
 
 static gboolean
@@ -160,7 +167,19 @@ check_object (GDBusMethodInvocation *invocation, JsonNode *value, const char *co
 
 /* JSON mapped generically, except "hypervisor", which has fixed types
  * (docs/HOST-STATS.md). */
-static void
+static gsize
+complete_host_info (GDBusMethodInvocation *invocation, GVariant *info)
+{
+  gsize size;
+
+  g_variant_ref_sink (info);
+  size = g_variant_get_size (info);
+  qga_guest_agent_complete_get_host_info (NULL, invocation, info);
+  g_variant_unref (info);
+  return size;
+}
+
+static gsize
 reply_host_info (GDBusMethodInvocation *invocation, JsonNode *value)
 {
   g_autoptr(JsonObject) copy = NULL;
@@ -173,15 +192,12 @@ reply_host_info (GDBusMethodInvocation *invocation, JsonNode *value)
   GVariant *member;
 
   if (!check_object (invocation, value, "host-info"))
-    return;
+    return 0;
   info = json_node_get_object (value);
   hypervisor = json_object_get_member (info, "hypervisor");
   generic = bridge_variant_from_json_object (info);
   if (hypervisor == NULL || !JSON_NODE_HOLDS_OBJECT (hypervisor))
-    {
-      qga_guest_agent_complete_get_host_info (NULL, invocation, generic);
-      return;
-    }
+    return complete_host_info (invocation, generic);
   g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
   g_variant_ref_sink (generic);
   g_variant_iter_init (&iter, generic);
@@ -194,23 +210,28 @@ reply_host_info (GDBusMethodInvocation *invocation, JsonNode *value)
   g_variant_unref (generic);
   g_variant_builder_add (&builder, "{sv}", "hypervisor",
                          bridge_stats_to_variant (json_node_get_object (hypervisor)));
-  qga_guest_agent_complete_get_host_info (NULL, invocation, g_variant_builder_end (&builder));
+  return complete_host_info (invocation, g_variant_builder_end (&builder));
 }
 
-static void
+static gsize
 reply_host_stats (GDBusMethodInvocation *invocation, JsonNode *value)
 {
-  if (check_object (invocation, value, "host-stats"))
-    qga_guest_agent_complete_get_host_stats (NULL, invocation,
-                                             bridge_stats_to_variant (json_node_get_object (value)));
+  g_autoptr(GVariant) stats = NULL;
+
+  if (!check_object (invocation, value, "host-stats"))
+    return 0;
+  stats = g_variant_ref_sink (bridge_stats_to_variant (json_node_get_object (value)));
+  qga_guest_agent_complete_get_host_stats (NULL, invocation, stats);
+  return g_variant_get_size (stats);
 }
 
-static void
+static gsize
 reply_call (GDBusMethodInvocation *invocation, JsonNode *value)
 {
   g_autofree char *text = qga_wire_to_string (value);
 
   qga_guest_agent_complete_call (NULL, invocation, text);
+  return strlen (text);
 }
 
 static gboolean
@@ -407,13 +428,19 @@ static void
 on_host_event (BridgeDispatcher *dispatcher, const char *name, const char *data_json,
                gpointer user_data)
 {
-  qga_guest_agent_emit_host_event (QGA_GUEST_AGENT (user_data), name, data_json);
+  BridgeAgent *agent = user_data;
+
+  qga_guest_agent_emit_host_event (QGA_GUEST_AGENT (agent), name, data_json);
+  bridge_bus_budget_charge (agent->budget, strlen (name) + strlen (data_json));
 }
 
 static void
 on_stats_updated (BridgeStats *stats, GVariant *variant, gpointer user_data)
 {
-  qga_guest_agent_emit_host_stats (QGA_GUEST_AGENT (user_data), variant);
+  BridgeAgent *agent = user_data;
+
+  qga_guest_agent_emit_host_stats (QGA_GUEST_AGENT (agent), variant);
+  bridge_bus_budget_charge (agent->budget, g_variant_get_size (variant));
 }
 
 static void
@@ -431,10 +458,12 @@ on_client_vanished (BridgeClients *clients, const char *sender, gpointer user_da
 
 BridgeAgent *
 bridge_agent_new (const BridgeConfig *config, BridgeChannel *channel,
-                  BridgeDispatcher *dispatcher, BridgeClients *clients, BridgeStats *stats)
+                  BridgeDispatcher *dispatcher, BridgeClients *clients, BridgeStats *stats,
+                  BridgeBusBudget *budget)
 {
   BridgeAgent *agent = g_object_new (BRIDGE_TYPE_AGENT, NULL);
 
+  agent->budget = budget ? g_object_ref (budget) : NULL;
   agent->stats = g_object_ref (stats);
   g_signal_connect_object (stats, "updated", G_CALLBACK (on_stats_updated), agent, 0);
   agent->channel = g_object_ref (channel);
@@ -460,6 +489,7 @@ bridge_agent_dispose (GObject *object)
   g_clear_object (&agent->dispatcher);
   g_clear_object (&agent->clients);
   g_clear_object (&agent->stats);
+  g_clear_object (&agent->budget);
   G_OBJECT_CLASS (bridge_agent_parent_class)->dispose (object);
 }
 

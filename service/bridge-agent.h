@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include "bridge-bus-budget.h"
 #include "bridge-channel.h"
 #include "bridge-clients.h"
 #include "bridge-config.h"
@@ -20,8 +21,10 @@ G_BEGIN_DECLS
 #define BRIDGE_TYPE_AGENT (bridge_agent_get_type ())
 G_DECLARE_FINAL_TYPE (BridgeAgent, bridge_agent, BRIDGE, AGENT, QgaGuestAgentSkeleton)
 
+/* budget (may be NULL) is charged for what the host's input becomes on the
+ * bus: replies, HostEvent and HostStats. */
 BridgeAgent *bridge_agent_new (const BridgeConfig *config, BridgeChannel *channel,
                                BridgeDispatcher *dispatcher, BridgeClients *clients,
-                               BridgeStats *stats);
+                               BridgeStats *stats, BridgeBusBudget *budget);
 
 G_END_DECLS

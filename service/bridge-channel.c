@@ -41,6 +41,7 @@ struct _BridgeChannel {
   guint retry_timer;
   guint backoff_ms;
   gboolean reported_unavailable;
+  gboolean reads_held;     /* bridge_channel_hold_reads(), across host sessions */
 };
 
 enum { SIGNAL_CONNECTED, SIGNAL_DISCONNECTED, SIGNAL_MESSAGE, SIGNAL_BAD_INPUT, N_SIGNALS };
@@ -154,6 +155,7 @@ become_connected (BridgeChannel *channel, int fd, gboolean owns_fd)
 {
   channel->stream = qga_stream_new (fd, owns_fd, channel->max_message_size,
                                     channel->max_queue_size);
+  qga_stream_hold_reads (channel->stream, channel->reads_held);
   g_signal_connect (channel->stream, "message", G_CALLBACK (on_stream_message), channel);
   g_signal_connect (channel->stream, "bad-input", G_CALLBACK (on_stream_bad_input), channel);
   g_signal_connect (channel->stream, "closed", G_CALLBACK (on_stream_closed), channel);
@@ -316,6 +318,14 @@ const char *
 bridge_channel_get_spec (BridgeChannel *channel)
 {
   return channel->spec;
+}
+
+void
+bridge_channel_hold_reads (BridgeChannel *channel, gboolean hold)
+{
+  channel->reads_held = hold;
+  if (channel->stream != NULL)
+    qga_stream_hold_reads (channel->stream, hold);
 }
 
 static gboolean

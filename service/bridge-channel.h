@@ -41,6 +41,9 @@ const char *bridge_channel_get_spec (BridgeChannel *channel);
 /* Queue a message for the host; see qga_stream_send(). */
 gboolean bridge_channel_send (BridgeChannel *channel, GBytes *bytes,
                               QgaStreamSendFlags flags, GError **error);
+/* See qga_stream_hold_reads(); kept for the hosts attaching later. */
+void bridge_channel_hold_reads (BridgeChannel *channel, gboolean hold);
+
 /* See qga_stream_check_room(); fails as bridge_channel_send() would. */
 gboolean bridge_channel_check_room (BridgeChannel *channel, gsize size, gsize reserved,
                                     GError **error);

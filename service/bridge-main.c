@@ -33,6 +33,7 @@ typedef struct {
   BridgeStats *stats;
   BridgeClipboard *clipboard;
   BridgeSessionsObject *sessions_object;
+  BridgeBusBudget *budget;
   QgaBusName *name;
 } Bridge;
 
@@ -109,7 +110,7 @@ parse_options (BridgeConfig *config, int *argc, char ***argv, gboolean *show_ver
     { "max-message-size", 0, 0, G_OPTION_ARG_INT64, &max_message_size,
       "Largest message accepted from the host or a D-Bus caller (default 8 MiB)", "BYTES" },
     { "max-queue-size", 0, 0, G_OPTION_ARG_INT64, &max_queue_size,
-      "Most bytes queued to the host, and of Call arguments awaiting replies (default 32 MiB)", "BYTES" },
+      "Most bytes queued to the host, of Call arguments awaiting replies, and of messages awaiting the bus (default 32 MiB)", "BYTES" },
     { "max-pending", 0, 0, G_OPTION_ARG_INT, &max_pending,
       "Most requests in flight per D-Bus client (default 64)", "N" },
     { "host-window", 0, 0, G_OPTION_ARG_INT, &host_window,
@@ -222,12 +223,15 @@ start (Bridge *bridge, GError **error)
   bridge->dispatcher = bridge_dispatcher_new (bridge->channel, bridge->config.request_timeout,
                                               bridge->config.max_message_size);
   bridge_dispatcher_set_window (bridge->dispatcher, bridge->config.host_window);
+  bridge->budget = bridge_bus_budget_new (bridge->connection, bridge->config.max_queue_size);
+  g_signal_connect_object (bridge->budget, "hold-changed", G_CALLBACK (bridge_channel_hold_reads),
+                           bridge->channel, G_CONNECT_SWAPPED);
   bridge->clients = bridge_clients_new (bridge->connection, bridge->config.max_clients,
                                         bridge->config.max_pending);
   bridge->stats = bridge_stats_new (bridge->connection, bridge->channel, bridge->dispatcher,
                                     bridge->config.max_clients);
   bridge->agent = bridge_agent_new (&bridge->config, bridge->channel, bridge->dispatcher,
-                                    bridge->clients, bridge->stats);
+                                    bridge->clients, bridge->stats, bridge->budget);
   if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (bridge->agent),
                                          bridge->connection, BRIDGE_OBJECT_PATH, error))
     return FALSE;
@@ -235,7 +239,8 @@ start (Bridge *bridge, GError **error)
   bridge->sessions = bridge_sessions_new (bridge->connection, bridge->config.max_agents);
   bridge->clipboard = bridge_clipboard_new (bridge->channel, bridge->dispatcher, bridge->sessions,
                                             bridge->config.max_clipboard_size);
-  bridge->sessions_object = bridge_sessions_object_new (bridge->sessions, bridge->clipboard);
+  bridge->sessions_object = bridge_sessions_object_new (bridge->sessions, bridge->clipboard,
+                                                        bridge->budget);
   if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (bridge->sessions_object),
                                          bridge->connection, BRIDGE_OBJECT_PATH, error))
     return FALSE;
@@ -269,6 +274,7 @@ stop (Bridge *bridge)
       g_dbus_connection_flush_sync (bridge->connection, NULL, NULL);
     }
   g_clear_object (&bridge->sessions_object);
+  g_clear_object (&bridge->budget);
   g_clear_object (&bridge->clipboard);
   g_clear_object (&bridge->sessions);
   g_clear_object (&bridge->agent);

@@ -14,6 +14,7 @@ struct _BridgeSessionsObject {
 
   BridgeSessions *sessions;
   BridgeClipboard *clipboard;
+  BridgeBusBudget *budget;
 };
 
 G_DEFINE_TYPE (BridgeSessionsObject, bridge_sessions_object, QGA_TYPE_GUEST_AGENT_SESSIONS_SKELETON)
@@ -32,6 +33,7 @@ emit_to (BridgeSessionsObject *object, const char *agent, const char *member, GV
       !g_dbus_connection_emit_signal (connection, agent, BRIDGE_OBJECT_PATH, SESSIONS_INTERFACE,
                                       member, parameters, &error))
     g_warning ("cannot send %s to %s: %s", member, agent, error->message);
+  bridge_bus_budget_charge (object->budget, g_variant_get_size (parameters));
   g_variant_unref (parameters);
 }
 
@@ -314,10 +316,12 @@ get_vtable (GDBusInterfaceSkeleton *skeleton)
 }
 
 BridgeSessionsObject *
-bridge_sessions_object_new (BridgeSessions *sessions, BridgeClipboard *clipboard)
+bridge_sessions_object_new (BridgeSessions *sessions, BridgeClipboard *clipboard,
+                            BridgeBusBudget *budget)
 {
   BridgeSessionsObject *object = g_object_new (BRIDGE_TYPE_SESSIONS_OBJECT, NULL);
 
+  object->budget = budget ? g_object_ref (budget) : NULL;
   object->sessions = g_object_ref (sessions);
   object->clipboard = g_object_ref (clipboard);
   g_signal_connect_object (clipboard, "host-grabbed", G_CALLBACK (on_host_grabbed), object, 0);
@@ -334,6 +338,7 @@ bridge_sessions_object_dispose (GObject *gobject)
 
   g_clear_object (&object->sessions);
   g_clear_object (&object->clipboard);
+  g_clear_object (&object->budget);
   G_OBJECT_CLASS (bridge_sessions_object_parent_class)->dispose (gobject);
 }
 

@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include "bridge-bus-budget.h"
 #include "bridge-clipboard.h"
 #include "bridge-sessions.h"
 #include "qga-dbus-generated.h"
@@ -18,7 +19,9 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (BridgeSessionsObject, bridge_sessions_object, BRIDGE, SESSIONS_OBJECT,
                       QgaGuestAgentSessionsSkeleton)
 
+/* budget (may be NULL) is charged for every signal sent. */
 BridgeSessionsObject *bridge_sessions_object_new (BridgeSessions *sessions,
-                                                  BridgeClipboard *clipboard);
+                                                  BridgeClipboard *clipboard,
+                                                  BridgeBusBudget *budget);
 
 G_END_DECLS

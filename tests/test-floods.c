@@ -29,6 +29,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -537,6 +538,161 @@ test_guest (void)
   g_assert_cmpuint (warnings, <=, (guint) (((qt_now_ms () - started) / 1000 + 2) * 2 * 11));
 }
 
+/* --- the bus stops reading ---------------------------------------------- */
+
+static int
+bus_daemon_pid (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_sync (
+      qt_bus (), "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+      "GetConnectionUnixProcessID", g_variant_new ("(s)", "org.freedesktop.DBus"),
+      G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  guint32 pid;
+
+  g_assert_no_error (error);
+  g_variant_get (reply, "(u)", &pid);
+  return (int) pid;
+}
+
+/* Stop the bus daemon. A shell continues it after seconds in any case, so
+ * that a failed assertion cannot leave the bus stopped for good; returns
+ * that shell, for continue_bus_daemon(). */
+static GPid
+stop_bus_daemon (int pid, guint seconds)
+{
+  g_autofree char *script = g_strdup_printf ("sleep %u; kill -CONT %d", seconds, pid);
+  const char *argv[] = { "/bin/sh", "-c", script, NULL };
+  g_autoptr(GError) error = NULL;
+  GPid watchdog;
+
+  g_assert_true (g_spawn_async (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                NULL, NULL, &watchdog, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (kill (pid, SIGSTOP), ==, 0);
+  return watchdog;
+}
+
+static void
+continue_bus_daemon (int pid, GPid watchdog)
+{
+  g_assert_cmpint (kill (pid, SIGCONT), ==, 0);
+  kill (watchdog, SIGKILL);
+  waitpid (watchdog, NULL, 0);
+  g_spawn_close_pid (watchdog);
+}
+
+/* Write as much of text as the socket takes now; returns the bytes taken. */
+static gsize
+write_some (int fd, const char *text, gsize length)
+{
+  ssize_t n = write (fd, text, length);
+
+  if (n < 0)
+    {
+      g_assert_true (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+      return 0;
+    }
+  return (gsize) n;
+}
+
+static void
+count_event_cb (GDBusConnection *connection, const char *sender, const char *path,
+                const char *interface, const char *member, GVariant *parameters, gpointer data)
+{
+  const char *name;
+
+  g_variant_get (parameters, "(&s&s)", &name, NULL);
+  if (g_str_equal (name, "FLOOD"))
+    (*(guint *) data)++;
+}
+
+/* The bridge runs with --max-queue-size=1048576 --max-message-size=65536.
+ * dbus-daemon is stopped while the host sends 8 KB events as fast as the
+ * port takes them: the bridge stops reading the port once about 1 MiB of
+ * signals waits for the bus, so the host's writes stall and the bridge's
+ * memory stays bounded; once the bus runs again every event arrives. */
+static void
+test_bus_stalled (Fixture *f, gconstpointer user_data)
+{
+  const gsize give_up_bytes = 64 * 1024 * 1024;
+  const guint64 rss_bound_kib = 24 * 1024;
+  GDBusConnection *subscriber = qt_bus_new_connection ();
+  g_autofree char *blob = g_strnfill (8000, 'e');
+  g_autofree char *line = g_strdup_printf ("{\"event\":\"FLOOD\",\"data\":{\"blob\":\"%s\"}}\n", blob);
+  gsize line_length = strlen (line), written = 0, offset = 0;
+  int pid = qt_proc_pid (f->bridge), bus_pid = bus_daemon_pid ();
+  guint events_sent = 0, events_seen = 0, sub;
+  guint64 rss_start, rss_stalled;
+  gint64 last_progress;
+  GPid watchdog;
+
+  sub = g_dbus_connection_signal_subscribe (subscriber, NULL, QT_INTERFACE, "HostEvent", QT_OBJECT_PATH,
+                                            NULL, G_DBUS_SIGNAL_FLAGS_NONE, count_event_cb,
+                                            &events_seen, NULL);
+  {
+    /* a round trip to the bus after the AddMatch: the match rule is in place */
+    g_autoptr(GVariant) id = g_dbus_connection_call_sync (
+        subscriber, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+        "GetId", NULL, G_VARIANT_TYPE ("(s)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+
+    g_assert_nonnull (id);
+  }
+  rss_start = proc_rss_kib (pid);
+
+  watchdog = stop_bus_daemon (bus_pid, 30);
+  last_progress = qt_now_ms ();
+  while (written < give_up_bytes && qt_now_ms () - last_progress < qt_ms (1000))
+    {
+      gsize n = write_some (f->wire->fd, line + offset, line_length - offset);
+
+      if (n == 0)
+        {
+          g_usleep (5000);
+          continue;
+        }
+      written += n;
+      offset += n;
+      if (offset == line_length)
+        {
+          offset = 0;
+          events_sent++;
+        }
+      last_progress = qt_now_ms ();
+    }
+  rss_stalled = proc_rss_kib (pid);
+  g_test_message ("bus stopped: the port took %" G_GSIZE_FORMAT " KiB (%u events) before it stalled; "
+                  "bridge VmRSS %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT " KiB",
+                  written / 1024, events_sent, rss_start, rss_stalled);
+  g_assert_cmpuint (written, <, give_up_bytes);
+  if (qt_rss_is_meaningful ())
+    g_assert_cmpuint (rss_stalled, <=, rss_start + rss_bound_kib);
+
+  /* the bus runs again: the rest of the line goes in, nothing is lost */
+  continue_bus_daemon (bus_pid, watchdog);
+  while (offset > 0)
+    {
+      offset += write_some (f->wire->fd, line + offset, line_length - offset);
+      if (offset == line_length)
+        {
+          offset = 0;
+          events_sent++;
+        }
+      g_main_context_iteration (NULL, FALSE);
+    }
+  g_assert_true (QT_WAIT (events_seen == events_sent, qt_ms (30000)));
+  {
+    g_autoptr(QtCall) ping = qt_call_start (qt_bus (), "Ping", NULL, "()");
+    g_autoptr(JsonObject) command = qt_wire_expect_object (f->wire);
+
+    reply_return (f->wire, command, "{}");
+    g_assert_true (qt_call_wait (ping, qt_ms (5000)));
+    g_assert_no_error (ping->error);
+  }
+  g_dbus_connection_signal_unsubscribe (subscriber, sub);
+  qt_bus_close (subscriber);
+}
+
 #define ADD(path, func, args) \
   g_test_add (path, Fixture, args, fixture_setup, func, fixture_teardown)
 
@@ -547,6 +703,7 @@ main (int argc, char **argv)
 
   ADD ("/floods/one-client", test_one_client, "--max-pending=16 --host-window=4");
   ADD ("/floods/many-clients", test_many_clients, "--max-clients=8");
+  ADD ("/floods/bus-stalled", test_bus_stalled, "--max-queue-size=1048576 --max-message-size=65536");
   g_test_add_func ("/floods/guest", test_guest);
 
   return qt_run ();
