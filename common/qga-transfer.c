@@ -35,6 +35,7 @@ struct _QgaTransfer {
   gboolean last_seen;      /* owner: the last chunk is sent; reader: received */
   gboolean finished;
   gint64 last_progress;    /* monotonic µs */
+  guint timeout_ms;        /* without progress, then cancelled */
   GSource *io_source;
   GIOCondition io_condition;
   guint timer;
@@ -48,6 +49,7 @@ struct _QgaTransfers {
   guint32 last_reader_id;
   GSList *ended;           /* finished, freed from an idle: callers up the stack still look */
   guint reap_source;
+  guint timeout_ms;        /* given to each transfer added */
 };
 
 static void finish (QgaTransfer *transfer, const GError *error);
@@ -108,11 +110,11 @@ on_timer (gpointer user_data)
   gint64 idle_ms = (g_get_monotonic_time () - transfer->last_progress) / 1000;
   g_autoptr(GError) error = NULL;
 
-  if (idle_ms < QGA_TRANSFER_TIMEOUT_MS)
+  if (idle_ms < transfer->timeout_ms)
     return G_SOURCE_CONTINUE;
   transfer->timer = 0;
   error = g_error_new (QGA_ERROR, QGA_ERROR_TIMEOUT,
-                       "no progress for %d s", QGA_TRANSFER_TIMEOUT_MS / 1000);
+                       "no progress for %.3g s", transfer->timeout_ms / 1000.0);
   if (transfer->set != NULL)
     qga_transfers_cancel (transfer->set, transfer, error);
   else
@@ -498,6 +500,15 @@ reader_handle_data (QgaTransfer *transfer, JsonObject *data, char **problem)
 
 /* --- one transfer --- */
 
+/* Checked four times per timeout: a transfer ends at most a quarter late. */
+static void
+start_timer (QgaTransfer *transfer, guint timeout_ms)
+{
+  g_clear_handle_id (&transfer->timer, g_source_remove);
+  transfer->timeout_ms = timeout_ms;
+  transfer->timer = g_timeout_add (MAX (timeout_ms / 4, 1), on_timer, transfer);
+}
+
 QgaTransfer *
 qga_transfer_new (QgaTransferRole role, guint32 id, QgaSelectionId selection, int fd,
                   guint64 max_size, QgaTransferSendFunc send, QgaTransferDoneFunc done,
@@ -516,7 +527,7 @@ qga_transfer_new (QgaTransferRole role, guint32 id, QgaSelectionId selection, in
   g_queue_init (&transfer->chunks);
   g_unix_set_fd_nonblocking (fd, TRUE, NULL);
   progress (transfer);
-  transfer->timer = g_timeout_add_seconds (QGA_TRANSFER_TIMEOUT_MS / 4000, on_timer, transfer);
+  start_timer (transfer, QGA_TRANSFER_TIMEOUT_MS);
   return transfer;
 }
 
@@ -627,7 +638,14 @@ qga_transfers_new (void)
   for (int i = 0; i < 2; i++)
     transfers->by_role[i] = g_hash_table_new_full (NULL, NULL, NULL,
                                                    (GDestroyNotify) qga_transfer_free);
+  transfers->timeout_ms = QGA_TRANSFER_TIMEOUT_MS;
   return transfers;
+}
+
+void
+qga_transfers_set_timeout (QgaTransfers *transfers, guint timeout_ms)
+{
+  transfers->timeout_ms = MAX (timeout_ms, 1);
 }
 
 void
@@ -672,6 +690,8 @@ qga_transfers_add (QgaTransfers *transfers, QgaTransfer *transfer, GError **erro
     }
   g_hash_table_insert (table, GUINT_TO_POINTER (transfer->id), transfer);
   transfer->set = transfers;
+  if (transfer->timeout_ms != transfers->timeout_ms)
+    start_timer (transfer, transfers->timeout_ms);
   if (transfer->role == QGA_TRANSFER_OWNER)
     watch_fd (transfer, G_IO_IN);
   return TRUE;

@@ -12,7 +12,7 @@
  *
  * So neither end holds more than a window of chunks, whatever the size.
  * Both ends enforce max_size, and a transfer without progress for
- * QGA_TRANSFER_TIMEOUT_MS is cancelled. Whatever ends a transfer, done is
+ * QGA_TRANSFER_TIMEOUT_MS (or the set's timeout) is cancelled. Whatever ends a transfer, done is
  * called exactly once, from the main loop or from the call that ended it;
  * after done no callback runs and nothing more is sent.
  *
@@ -75,6 +75,9 @@ gpointer qga_transfer_get_data (QgaTransfer *transfer);
 /* --- the set of a side's transfers --- */
 
 QgaTransfers *qga_transfers_new (void);
+/* Transfers added from now on are cancelled after timeout_ms without
+ * progress (default QGA_TRANSFER_TIMEOUT_MS). */
+void qga_transfers_set_timeout (QgaTransfers *transfers, guint timeout_ms);
 /* Frees every transfer without calling done; use abort_all first to tell
  * their callers. */
 void qga_transfers_free (QgaTransfers *transfers);

@@ -632,6 +632,12 @@ host_clipboard_set_guest_func (HostClipboard *clipboard, HostClipboardGuestFunc 
   clipboard->guest_data = user_data;
 }
 
+void
+host_clipboard_set_transfer_timeout (HostClipboard *clipboard, guint timeout_ms)
+{
+  qga_transfers_set_timeout (clipboard->transfers, timeout_ms);
+}
+
 HostClipboard *
 host_clipboard_new (guint64 max_size)
 {

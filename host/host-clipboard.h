@@ -52,6 +52,9 @@ typedef void (*HostClipboardReadDoneFunc) (guint64 bytes, const GError *error,
 
 /* max_size: the largest content sent or accepted (also in host-info). */
 HostClipboard *host_clipboard_new (guint64 max_size);
+/* Transfers started from now on are cancelled after timeout_ms without
+ * progress (default QGA_TRANSFER_TIMEOUT_MS). */
+void host_clipboard_set_transfer_timeout (HostClipboard *clipboard, guint timeout_ms);
 /* Ends what is in progress (read callbacks are called) and frees. */
 void host_clipboard_free (HostClipboard *clipboard);
 

@@ -24,6 +24,7 @@
 #include <json-glib/json-glib.h>
 
 #include "host-clipboard.h"
+#include "qga-transfer.h"
 #include "host-connect.h"
 #include "host-control.h"
 #include "host-peer.h"
@@ -69,6 +70,7 @@ typedef struct {
   double timeout;
   gint64 max_message_size;
   gint64 max_clipboard_size;
+  double clipboard_timeout;
   char *selection;
   char **types;
   char *qmp_path;
@@ -994,6 +996,11 @@ check_options (App *app)
                    MAX_CLIPBOARD_SIZE);
       return FALSE;
     }
+  if (!(options->clipboard_timeout >= 0.1 && options->clipboard_timeout <= 3600))
+    {
+      usage_error ("--clipboard-timeout must be between 0.1 and 3600 seconds");
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -1184,6 +1191,8 @@ parse_options (App *app, int *argc, char ***argv)
       "Largest message accepted from the guest (default 8 MiB)", "BYTES" },
     { "max-clipboard-size", 0, 0, G_OPTION_ARG_INT64, &o->max_clipboard_size,
       "Largest clipboard content sent or accepted (default 256 MiB, at most 4 GiB)", "BYTES" },
+    { "clipboard-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &o->clipboard_timeout,
+      "Cancel a clipboard transfer after SECONDS without progress (default 30)", "SECONDS" },
     { "selection", 0, 0, G_OPTION_ARG_STRING, &o->selection,
       "clipboard get/set: the selection, clipboard (default) or primary", "NAME" },
     { "type", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->types,
@@ -1259,6 +1268,8 @@ run (App *app)
       return EXIT_FAILURE;
     }
   app->clipboard = host_clipboard_new ((guint64) app->options.max_clipboard_size);
+  host_clipboard_set_transfer_timeout (app->clipboard,
+                                       (guint) (app->options.clipboard_timeout * 1000));
   host_clipboard_set_guest_func (app->clipboard, clipboard_guest_cb, app);
   app->stats = host_stats_new (app->stats_allow, app->options.qmp_path);
   if (app->mode == MODE_CLIPBOARD_SET)
@@ -1291,6 +1302,7 @@ main (int argc, char *argv[])
       .timeout = 10,
       .max_message_size = QGA_STREAM_DEFAULT_MAX_MESSAGE_SIZE,
       .max_clipboard_size = QGA_CLIPBOARD_DEFAULT_MAX_SIZE,
+      .clipboard_timeout = QGA_TRANSFER_TIMEOUT_MS / 1000.0,
     },
     .output_fd = -1,
     .stdout_flags = -1,

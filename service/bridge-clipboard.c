@@ -713,6 +713,12 @@ on_disconnected (BridgeChannel *channel, gpointer user_data)
       g_signal_emit (clipboard, signals[SIGNAL_HOST_RELEASED], 0, qga_clipboard_selection_name (id));
 }
 
+void
+bridge_clipboard_set_transfer_timeout (BridgeClipboard *clipboard, guint timeout_ms)
+{
+  qga_transfers_set_timeout (clipboard->transfers, timeout_ms);
+}
+
 BridgeClipboard *
 bridge_clipboard_new (BridgeChannel *channel, BridgeDispatcher *dispatcher,
                       BridgeSessions *sessions, guint64 max_size)

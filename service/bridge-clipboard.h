@@ -32,6 +32,9 @@ G_DECLARE_FINAL_TYPE (BridgeClipboard, bridge_clipboard, BRIDGE, CLIPBOARD, GObj
 
 BridgeClipboard *bridge_clipboard_new (BridgeChannel *channel, BridgeDispatcher *dispatcher,
                                        BridgeSessions *sessions, guint64 max_size);
+/* Transfers started from now on are cancelled after timeout_ms without
+ * progress (default QGA_TRANSFER_TIMEOUT_MS). */
+void bridge_clipboard_set_transfer_timeout (BridgeClipboard *clipboard, guint timeout_ms);
 
 /* What guest-info says of the clipboard. */
 JsonNode *bridge_clipboard_get_capability (BridgeClipboard *clipboard);

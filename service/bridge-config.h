@@ -18,6 +18,7 @@ typedef struct {
   guint max_clients;         /* D-Bus clients tracked at once */
   guint max_agents;          /* session agents registered at once */
   guint64 max_clipboard_size; /* bytes of one clipboard content, both ways */
+  double clipboard_timeout;  /* seconds without progress before a transfer is cancelled */
   gboolean verbose;
   gboolean replace;
 } BridgeConfig;

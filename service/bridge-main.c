@@ -19,6 +19,7 @@
 #include "qga-bus-name.h"
 #include "qga-error.h"
 #include "qga-stream.h"
+#include "qga-transfer.h"
 
 typedef struct {
   BridgeConfig config;
@@ -72,6 +73,8 @@ check_config (const BridgeConfig *config, gint64 max_message_size, gint64 max_qu
 
   if (!(config->request_timeout > 0 && config->request_timeout <= 24 * 3600))
     problem = "--request-timeout must be between 0 and 86400 seconds";
+  else if (!(config->clipboard_timeout >= 0.1 && config->clipboard_timeout <= 3600))
+    problem = "--clipboard-timeout must be between 0.1 and 3600 seconds";
   else if (max_message_size < 1024 || max_message_size > G_GINT64_CONSTANT (1) << 30)
     problem = "--max-message-size must be between 1 KiB and 1 GiB";
   else if (max_queue_size < max_message_size || max_queue_size > G_GINT64_CONSTANT (4) << 30)
@@ -122,6 +125,8 @@ parse_options (BridgeConfig *config, int *argc, char ***argv, gboolean *show_ver
       "Most session agents registered at once (default 16)", "N" },
     { "max-clipboard-size", 0, 0, G_OPTION_ARG_INT64, &max_clipboard_size,
       "Largest clipboard content sent or accepted (default 256 MiB)", "BYTES" },
+    { "clipboard-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &config->clipboard_timeout,
+      "Cancel a clipboard transfer after SECONDS without progress (default 30)", "SECONDS" },
     { "replace", 'r', 0, G_OPTION_ARG_NONE, &config->replace,
       "Replace a running instance", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &config->verbose,
@@ -239,6 +244,8 @@ start (Bridge *bridge, GError **error)
   bridge->sessions = bridge_sessions_new (bridge->connection, bridge->config.max_agents);
   bridge->clipboard = bridge_clipboard_new (bridge->channel, bridge->dispatcher, bridge->sessions,
                                             bridge->config.max_clipboard_size);
+  bridge_clipboard_set_transfer_timeout (bridge->clipboard,
+                                         (guint) (bridge->config.clipboard_timeout * 1000));
   bridge->sessions_object = bridge_sessions_object_new (bridge->sessions, bridge->clipboard,
                                                         bridge->budget);
   if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (bridge->sessions_object),
@@ -291,7 +298,8 @@ int
 main (int argc, char **argv)
 {
   Bridge bridge = {
-    .config = { .bus_type = G_BUS_TYPE_SYSTEM, .request_timeout = 30.0 },
+    .config = { .bus_type = G_BUS_TYPE_SYSTEM, .request_timeout = 30.0,
+                .clipboard_timeout = QGA_TRANSFER_TIMEOUT_MS / 1000.0 },
     .exit_status = EXIT_SUCCESS,
   };
   g_autoptr(GError) error = NULL;

@@ -185,6 +185,7 @@ test_cli (void)
     { { "--max-message-size=10" }, 2, NULL, "--max-message-size must be" },
     { { "--max-pending=0" }, 2, NULL, "--max-pending must be" },
     { { "--host-window=0" }, 2, NULL, "--host-window must be" },
+    { { "--clipboard-timeout=0.05" }, 2, NULL, "--clipboard-timeout must be" },
     { { "--host-window=65537" }, 2, NULL, "--host-window must be" },
     { { "--no-such-option" }, 2, NULL, "Unknown option" },
     { { "extra-argument" }, 2, NULL, "unexpected argument" },

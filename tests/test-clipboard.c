@@ -753,6 +753,61 @@ test_supply_error (Fixture *f, gconstpointer user_data)
   qt_assert_dbus_error (error, "org.qemu.GuestAgent.Error.NoData", "not pending");
 }
 
+/* The bridge runs with --clipboard-timeout=1. A transfer that stops moving
+ * is cancelled after about a second, both ways: the peer gets
+ * CLIPBOARD_CANCEL with class Timeout, the D-Bus call fails with Timeout,
+ * and the bridge holds no fd of it afterwards. */
+static void
+test_stall_timeout (Fixture *f, gconstpointer user_data)
+{
+  g_autofree char *grabbed = NULL, *requested = NULL, *reply = NULL;
+  int fds_before = count_fds (qt_proc_pid (f->bridge));
+  int in[2], out[2];
+  QtFdCall *read_call, *supply;
+  JsonObject *request, *cancel;
+  guint32 request_id;
+
+  /* the guest's owner supplies a pipe and writes nothing into it */
+  agent_grab (f, "clipboard", text_types);
+  (void) expect_event (f, "CLIPBOARD_GRAB");
+  qt_wire_write_str (f->wire, "{\"execute\":\"guest-clipboard-request\",\"arguments\":"
+                              "{\"selection\":\"clipboard\",\"type\":\"" TEXT_TYPE "\","
+                              "\"serial\":0,\"transfer\":9},\"id\":1}\n");
+  (void) expect_message (f);
+  requested = wait_signal (f, "DataRequested ");
+  g_assert_true (sscanf (requested, "DataRequested ('clipboard', '" TEXT_TYPE "', %u)", &request_id) == 1);
+  g_assert_no_errno (pipe2 (out, O_CLOEXEC));
+  supply = fd_call_start (f->agent, "SupplyData", g_variant_new ("(uh)", request_id, 0), out[0]);
+  cancel = expect_event (f, "CLIPBOARD_CANCEL");
+  qt_assert_member_json (cancel, "transfer", "9");
+  qt_assert_member_json (cancel, "role", "\"owner\"");
+  qt_assert_member_json (cancel, "class", "\"Timeout\"");
+  g_assert_nonnull (strstr (json_object_get_string_member (cancel, "desc"), "no progress for 1 s"));
+  qt_fd_call_wait (supply, 10000);
+  qt_assert_dbus_error (supply->error, "org.qemu.GuestAgent.Error.Timeout", "no progress");
+  qt_fd_call_free (supply);
+  close (out[1]);
+
+  /* the guest reads the host's content, and the host sends none of it */
+  send_event (f, "CLIPBOARD_GRAB", "{\"selection\":\"primary\",\"types\":[\"" TEXT_TYPE "\"],"
+                                   "\"serial\":1,\"peer-serial\":0}");
+  grabbed = wait_signal (f, "HostGrabbed ('primary'");
+  g_assert_no_errno (pipe2 (in, O_CLOEXEC));
+  read_call = fd_call_start (f->agent, "Read", g_variant_new ("(ssh)", "primary", TEXT_TYPE, 0), in[1]);
+  request = expect_message (f);
+  reply = g_strdup_printf ("{\"return\":{},\"id\":%" G_GINT64_FORMAT "}\n",
+                           json_object_get_int_member (request, "id"));
+  qt_wire_write_str (f->wire, reply);
+  cancel = expect_event (f, "CLIPBOARD_CANCEL");
+  qt_assert_member_json (cancel, "role", "\"reader\"");
+  qt_assert_member_json (cancel, "class", "\"Timeout\"");
+  qt_fd_call_wait (read_call, 10000);
+  qt_assert_dbus_error (read_call->error, "org.qemu.GuestAgent.Error.Timeout", "no progress");
+  qt_fd_call_free (read_call);
+  close (in[0]);
+  g_assert_true (QT_WAIT (count_fds (qt_proc_pid (f->bridge)) == fds_before, qt_ms (5000)));
+}
+
 /* --max-agents=1: a second agent is refused, the first keeps working. */
 static void
 test_max_agents (Fixture *f, gconstpointer user_data)
@@ -851,5 +906,6 @@ main (int argc, char **argv)
   ADD ("/clipboard/supply-error", test_supply_error, NULL);
   ADD ("/clipboard/max-agents", test_max_agents, "--max-agents=1");
   ADD ("/clipboard/size-limit", test_size_limit, "--max-clipboard-size=50000");
+  ADD ("/clipboard/stall-timeout", test_stall_timeout, "--clipboard-timeout=1");
   return qt_run ();
 }

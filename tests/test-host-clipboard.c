@@ -485,6 +485,33 @@ test_get_disconnect (void)
   fixture_clear (f);
 }
 
+/* --clipboard-timeout=1: the guest starts sending and then stops; qga-host
+ * cancels the transfer after a second (the overall --timeout is 10 s),
+ * fails and leaves no file. */
+static void
+test_get_stalled (void)
+{
+  Fixture fixture = { 0 }, *f = &fixture;
+  g_autofree char *path = NULL;
+  g_autoptr(GBytes) content = random_bytes (100, 8);
+  g_autoptr(JsonObject) cancel = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *err = NULL;
+  guint32 transfer;
+
+  id = start_get (f, "--clipboard-timeout=1", &path, &transfer);
+  guest_write (f, "{\"return\":{},\"id\":%s}\n", id);
+  send_chunk (f, transfer, 0, g_bytes_get_data (content, NULL), 100, FALSE);
+  json_object_unref (expect_event (f, "CLIPBOARD_ACK"));
+  cancel = expect_event (f, "CLIPBOARD_CANCEL");
+  qt_assert_member_json (cancel, "role", "\"reader\"");
+  qt_assert_member_json (cancel, "class", "\"Timeout\"");
+  g_assert_cmpint (host_wait (g_steal_pointer (&f->host), NULL, &err), ==, 1);
+  g_assert_nonnull (strstr (err, "no progress for 1 s"));
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  fixture_clear (f);
+}
+
 /* --- clipboard set ------------------------------------------------------- */
 
 /* Ask for the host's content as the guest and check it arrives whole, the
@@ -757,6 +784,7 @@ test_cli (void)
     { { "clipboard", "watch", "--type=a/b", NULL }, "clipboard watch takes no" },
     { { "clipboard", "get", "--max-clipboard-size=0", NULL }, "--max-clipboard-size must be" },
     { { "clipboard", "get", "--max-clipboard-size=4294967297", NULL }, "--max-clipboard-size must be" },
+    { { "clipboard", "get", "--clipboard-timeout=0", NULL }, "--clipboard-timeout must be" },
     { { "sync", "--selection=primary", NULL }, "--selection and --type are for" },
   };
 
@@ -789,6 +817,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/host-clipboard/get/chunk-too-big", GINT_TO_POINTER (BAD_CHUNK_SIZE),
                         test_get_bad_guest);
   g_test_add_func ("/host-clipboard/get/disconnect", test_get_disconnect);
+  g_test_add_func ("/host-clipboard/get/stalled", test_get_stalled);
   g_test_add_func ("/host-clipboard/set/file", test_set_file);
   g_test_add_func ("/host-clipboard/set/stdin", test_set_stdin);
   g_test_add_func ("/host-clipboard/set/too-big", test_set_too_big);
