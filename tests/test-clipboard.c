@@ -162,6 +162,30 @@ agent_grab (Fixture *f, const char *selection, const char *const *types)
   return serial;
 }
 
+/* The host asks for the guest's content with guest-clipboard-request; the
+ * bridge accepts it and the agent hears DataRequested: returns its number. */
+static guint32
+host_requests (Fixture *f, const char *selection, const char *type, guint serial,
+               guint transfer, guint id)
+{
+  g_autofree char *line = g_strdup_printf (
+      "{\"execute\":\"guest-clipboard-request\",\"arguments\":{\"selection\":\"%s\","
+      "\"type\":\"%s\",\"serial\":%u,\"transfer\":%u},\"id\":%u}\n",
+      selection, type, serial, transfer, id);
+  g_autofree char *prefix = g_strdup_printf ("DataRequested ('%s', '%s', ", selection, type);
+  g_autofree char *requested = NULL;
+  char *end = NULL;
+  guint64 number;
+
+  qt_wire_write_str (f->wire, line);
+  qt_assert_member_json (expect_message (f), "return", "{}");
+  requested = wait_signal (f, "DataRequested ");
+  g_assert_true (g_str_has_prefix (requested, prefix));
+  number = g_ascii_strtoull (requested + strlen (prefix), &end, 10);
+  g_assert_cmpstr (end, ==, ")");
+  return (guint32) number;
+}
+
 static QtFdCall *
 fd_call_start (GDBusConnection *connection, const char *method, GVariant *parameters, int fd)
 {
@@ -374,8 +398,6 @@ test_host_reads_guest (Fixture *f, gconstpointer user_data)
 {
   g_autoptr(GBytes) content = random_bytes (CHUNK * 20 + 1234, 7);
   g_autoptr(GBytes) received = NULL;
-  g_autofree char *requested = NULL;
-  JsonObject *reply;
   guint32 request_id;
   int fds[2];
   QtFdCall *supply;
@@ -383,13 +405,7 @@ test_host_reads_guest (Fixture *f, gconstpointer user_data)
 
   agent_grab (f, "clipboard", text_types);
   (void) expect_event (f, "CLIPBOARD_GRAB");
-  qt_wire_write_str (f->wire, "{\"execute\":\"guest-clipboard-request\",\"arguments\":"
-                              "{\"selection\":\"clipboard\",\"type\":\"image/png\",\"serial\":1,"
-                              "\"transfer\":5},\"id\":1}\n");
-  reply = expect_message (f);
-  qt_assert_member_json (reply, "return", "{}");
-  requested = wait_signal (f, "DataRequested ");
-  g_assert_true (sscanf (requested, "DataRequested ('clipboard', 'image/png', %u)", &request_id) == 1);
+  request_id = host_requests (f, "clipboard", "image/png", 1, 5, 1);
 
   g_assert_no_errno (pipe (fds));
   supply = fd_call_start (f->agent, "SupplyData", g_variant_new ("(uh)", request_id, 0), fds[0]);
@@ -614,7 +630,7 @@ count_fds (int pid)
 static void
 test_host_disconnect (Fixture *f, gconstpointer user_data)
 {
-  g_autofree char *grabbed = NULL, *requested = NULL, *reply = NULL;
+  g_autofree char *grabbed = NULL, *reply = NULL;
   g_autoptr(GBytes) content = random_bytes (1000, 3);
   g_autoptr(GBytes) received = NULL;
   int fds_before = count_fds (qt_proc_pid (f->bridge));
@@ -634,12 +650,7 @@ test_host_disconnect (Fixture *f, gconstpointer user_data)
   reply = g_strdup_printf ("{\"return\":{},\"id\":%" G_GINT64_FORMAT "}\n",
                            json_object_get_int_member (request, "id"));
   qt_wire_write_str (f->wire, reply);
-  qt_wire_write_str (f->wire, "{\"execute\":\"guest-clipboard-request\",\"arguments\":"
-                              "{\"selection\":\"primary\",\"type\":\"" TEXT_TYPE "\","
-                              "\"serial\":0,\"transfer\":8},\"id\":2}\n");
-  (void) expect_message (f);
-  requested = wait_signal (f, "DataRequested ");
-  g_assert_true (sscanf (requested, "DataRequested ('primary', '" TEXT_TYPE "', %u)", &request_id) == 1);
+  request_id = host_requests (f, "primary", TEXT_TYPE, 0, 8, 2);
   g_assert_no_errno (pipe2 (out, O_CLOEXEC));
   supply = fd_call_start (f->agent, "SupplyData", g_variant_new ("(uh)", request_id, 0), out[0]);
   g_assert_cmpint (write (out[1], "partial", 7), ==, 7);
@@ -661,13 +672,7 @@ test_host_disconnect (Fixture *f, gconstpointer user_data)
   answer_host_info (f, TRUE);
   (void) expect_event (f, "CLIPBOARD_GRAB");
   g_assert_cmpint (count_fds (qt_proc_pid (f->bridge)), <=, fds_before);
-  qt_wire_write_str (f->wire, "{\"execute\":\"guest-clipboard-request\",\"arguments\":"
-                              "{\"selection\":\"primary\",\"type\":\"" TEXT_TYPE "\","
-                              "\"serial\":0,\"transfer\":9},\"id\":3}\n");
-  (void) expect_message (f);
-  g_free (requested);
-  requested = wait_signal (f, "DataRequested ");
-  g_assert_true (sscanf (requested, "DataRequested ('primary', '" TEXT_TYPE "', %u)", &request_id) == 1);
+  request_id = host_requests (f, "primary", TEXT_TYPE, 0, 9, 3);
   g_assert_no_errno (pipe2 (out, O_CLOEXEC));
   supply = fd_call_start (f->agent, "SupplyData", g_variant_new ("(uh)", request_id, 0), out[0]);
   g_assert_cmpint (write (out[1], g_bytes_get_data (content, NULL), 1000), ==, 1000);
@@ -684,7 +689,6 @@ static void
 test_size_limit (Fixture *f, gconstpointer user_data)
 {
   g_autoptr(GBytes) content = random_bytes (100000, 5);
-  g_autofree char *requested = NULL;
   JsonObject *message;
   guint32 request_id;
   gboolean cancelled = FALSE;
@@ -693,12 +697,7 @@ test_size_limit (Fixture *f, gconstpointer user_data)
 
   agent_grab (f, "clipboard", text_types);
   (void) expect_event (f, "CLIPBOARD_GRAB");
-  qt_wire_write_str (f->wire, "{\"execute\":\"guest-clipboard-request\",\"arguments\":"
-                              "{\"selection\":\"clipboard\",\"type\":\"" TEXT_TYPE "\","
-                              "\"serial\":1,\"transfer\":2},\"id\":1}\n");
-  (void) expect_message (f);
-  requested = wait_signal (f, "DataRequested ");
-  g_assert_true (sscanf (requested, "DataRequested ('clipboard', '" TEXT_TYPE "', %u)", &request_id) == 1);
+  request_id = host_requests (f, "clipboard", TEXT_TYPE, 1, 2, 1);
   g_assert_no_errno (pipe (fds));
   supply = fd_call_start (f->agent, "SupplyData", g_variant_new ("(uh)", request_id, 0), fds[0]);
   g_assert_cmpint (write (fds[1], g_bytes_get_data (content, NULL), 65536), ==, 65536);
@@ -725,7 +724,6 @@ test_size_limit (Fixture *f, gconstpointer user_data)
 static void
 test_supply_error (Fixture *f, gconstpointer user_data)
 {
-  g_autofree char *requested = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) reply = NULL;
   JsonObject *cancel;
@@ -733,12 +731,7 @@ test_supply_error (Fixture *f, gconstpointer user_data)
 
   agent_grab (f, "clipboard", text_types);
   (void) expect_event (f, "CLIPBOARD_GRAB");
-  qt_wire_write_str (f->wire, "{\"execute\":\"guest-clipboard-request\",\"arguments\":"
-                              "{\"selection\":\"clipboard\",\"type\":\"image/png\","
-                              "\"serial\":0,\"transfer\":6},\"id\":1}\n");
-  (void) expect_message (f);
-  requested = wait_signal (f, "DataRequested ");
-  g_assert_true (sscanf (requested, "DataRequested ('clipboard', 'image/png', %u)", &request_id) == 1);
+  request_id = host_requests (f, "clipboard", "image/png", 0, 6, 1);
   reply = agent_call (f->agent, "SupplyError", g_variant_new ("(us)", request_id, "no PNG today"),
                       NULL, &error);
   g_assert_no_error (error);
@@ -760,7 +753,7 @@ test_supply_error (Fixture *f, gconstpointer user_data)
 static void
 test_stall_timeout (Fixture *f, gconstpointer user_data)
 {
-  g_autofree char *grabbed = NULL, *requested = NULL, *reply = NULL;
+  g_autofree char *grabbed = NULL, *reply = NULL;
   int fds_before = count_fds (qt_proc_pid (f->bridge));
   int in[2], out[2];
   QtFdCall *read_call, *supply;
@@ -770,12 +763,7 @@ test_stall_timeout (Fixture *f, gconstpointer user_data)
   /* the guest's owner supplies a pipe and writes nothing into it */
   agent_grab (f, "clipboard", text_types);
   (void) expect_event (f, "CLIPBOARD_GRAB");
-  qt_wire_write_str (f->wire, "{\"execute\":\"guest-clipboard-request\",\"arguments\":"
-                              "{\"selection\":\"clipboard\",\"type\":\"" TEXT_TYPE "\","
-                              "\"serial\":0,\"transfer\":9},\"id\":1}\n");
-  (void) expect_message (f);
-  requested = wait_signal (f, "DataRequested ");
-  g_assert_true (sscanf (requested, "DataRequested ('clipboard', '" TEXT_TYPE "', %u)", &request_id) == 1);
+  request_id = host_requests (f, "clipboard", TEXT_TYPE, 0, 9, 1);
   g_assert_no_errno (pipe2 (out, O_CLOEXEC));
   supply = fd_call_start (f->agent, "SupplyData", g_variant_new ("(uh)", request_id, 0), out[0]);
   cancel = expect_event (f, "CLIPBOARD_CANCEL");
@@ -850,7 +838,6 @@ test_host_without_clipboard (Fixture *f, gconstpointer user_data)
 static void
 test_new_grab_cancels (Fixture *f, gconstpointer user_data)
 {
-  g_autofree char *requested = NULL;
   JsonObject *cancel;
   guint32 request_id;
   int fds[2];
@@ -858,12 +845,7 @@ test_new_grab_cancels (Fixture *f, gconstpointer user_data)
 
   agent_grab (f, "clipboard", text_types);
   (void) expect_event (f, "CLIPBOARD_GRAB");
-  qt_wire_write_str (f->wire, "{\"execute\":\"guest-clipboard-request\",\"arguments\":"
-                              "{\"selection\":\"clipboard\",\"type\":\"" TEXT_TYPE "\","
-                              "\"serial\":1,\"transfer\":4},\"id\":1}\n");
-  (void) expect_message (f);
-  requested = wait_signal (f, "DataRequested ");
-  g_assert_true (sscanf (requested, "DataRequested ('clipboard', '" TEXT_TYPE "', %u)", &request_id) == 1);
+  request_id = host_requests (f, "clipboard", TEXT_TYPE, 1, 4, 1);
   g_assert_no_errno (pipe2 (fds, O_CLOEXEC));
   supply = fd_call_start (f->agent, "SupplyData", g_variant_new ("(uh)", request_id, 0), fds[0]);
   g_assert_cmpint (write (fds[1], "half", 4), ==, 4);
