@@ -335,37 +335,6 @@ host_send (Fixture *f, gint64 transfer, GBytes *content)
   while (offset < size);
 }
 
-/* Read a pipe to its end while the main loop runs. */
-typedef struct {
-  int fd;
-  GByteArray *data;
-  gboolean eof;
-} PipeReader;
-
-static gboolean
-pipe_readable (gint fd, GIOCondition condition, gpointer user_data)
-{
-  PipeReader *reader = user_data;
-  guint8 buffer[65536];
-  gssize n = read (fd, buffer, sizeof buffer);
-
-  if (n > 0)
-    {
-      g_byte_array_append (reader->data, buffer, n);
-      return G_SOURCE_CONTINUE;
-    }
-  if (n < 0 && errno == EAGAIN)
-    return G_SOURCE_CONTINUE;
-  reader->eof = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-pipe_at_eof (gpointer data)
-{
-  return ((PipeReader *) data)->eof;
-}
-
 /* --- tests --- */
 
 static const char *const text_types[] = { TEXT_TYPE, "image/png", NULL };
@@ -423,12 +392,11 @@ test_guest_reads_host (Fixture *f, gconstpointer user_data)
 {
   g_autoptr(GBytes) content = random_bytes (CHUNK * 3 + 17, 9);
   g_autofree char *grabbed = NULL;
-  PipeReader reader = { 0 };
+  QtPipeReader reader = { 0 };
   JsonObject *request, *arguments;
   g_autofree char *reply = NULL;
-  int fds[2];
+  g_autoptr(GBytes) received = NULL;
   QtFdCall *read_call;
-  guint watch;
 
   send_event (f, "CLIPBOARD_GRAB", "{\"selection\":\"clipboard\",\"types\":[\"" TEXT_TYPE "\"],"
                                    "\"serial\":4,\"peer-serial\":0}");
@@ -437,12 +405,8 @@ test_guest_reads_host (Fixture *f, gconstpointer user_data)
   /* not echoed back to the host */
   g_assert_true (qt_wire_is_silent (f->wire, 200));
 
-  g_assert_no_errno (pipe2 (fds, O_NONBLOCK | O_CLOEXEC));
-  reader.fd = fds[0];
-  reader.data = g_byte_array_new ();
-  watch = g_unix_fd_add (fds[0], G_IO_IN | G_IO_HUP, pipe_readable, &reader);
   read_call = fd_call_start (f->agent, "Read", g_variant_new ("(ssh)", "clipboard", TEXT_TYPE, 0),
-                             fds[1]);
+                             qt_pipe_reader_start (&reader));
   request = expect_message (f);
   g_assert_cmpstr (json_object_get_string_member (request, "execute"), ==, "host-clipboard-request");
   arguments = json_object_get_object_member (request, "arguments");
@@ -454,12 +418,8 @@ test_guest_reads_host (Fixture *f, gconstpointer user_data)
   qt_wire_write_str (f->wire, reply);
   host_send (f, json_object_get_int_member (arguments, "transfer"), content);
   g_assert_cmpuint (qt_fd_call_bytes (read_call, 10000), ==, g_bytes_get_size (content));
-  g_assert_true (qt_wait_until (pipe_at_eof, &reader, qt_ms (5000)));
-  (void) watch;   /* removed itself at the end of the pipe */
-  close (fds[0]);
-  g_assert_cmpmem (reader.data->data, reader.data->len, g_bytes_get_data (content, NULL),
-                   g_bytes_get_size (content));
-  g_byte_array_unref (reader.data);
+  received = qt_pipe_reader_finish (&reader, 5000);
+  g_assert_true (g_bytes_equal (received, content));
   qt_fd_call_free (read_call);
 }
 

@@ -987,6 +987,47 @@ qt_write_in_thread (int fd, GBytes *content, gsize limit)
 
 /* --- raw unix sockets --------------------------------------------------- */
 
+static gboolean
+on_pipe_readable (int fd, GIOCondition condition, gpointer user_data)
+{
+  QtPipeReader *reader = user_data;
+  guint8 buffer[65536];
+  gssize n = read (fd, buffer, sizeof buffer);
+
+  if (n > 0)
+    {
+      g_byte_array_append (reader->data, buffer, n);
+      return G_SOURCE_CONTINUE;
+    }
+  if (n < 0 && errno == EAGAIN)
+    return G_SOURCE_CONTINUE;
+  reader->eof = TRUE;
+  reader->watch = 0;
+  return G_SOURCE_REMOVE;
+}
+
+int
+qt_pipe_reader_start (QtPipeReader *reader)
+{
+  int fds[2];
+
+  g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, NULL));
+  g_assert_true (g_unix_set_fd_nonblocking (fds[0], TRUE, NULL));
+  reader->fd = fds[0];
+  reader->data = g_byte_array_new ();
+  reader->eof = FALSE;
+  reader->watch = g_unix_fd_add (fds[0], G_IO_IN | G_IO_HUP | G_IO_ERR, on_pipe_readable, reader);
+  return fds[1];
+}
+
+GBytes *
+qt_pipe_reader_finish (QtPipeReader *reader, guint timeout_ms)
+{
+  g_assert_true (QT_WAIT (reader->eof, qt_ms (timeout_ms)));
+  close (reader->fd);
+  return g_byte_array_free_to_bytes (g_steal_pointer (&reader->data));
+}
+
 int
 qt_unix_listen (const char *path)
 {

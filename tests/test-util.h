@@ -206,6 +206,20 @@ void qt_fd_call_free (QtFdCall *call);
  * of bytes written (GSIZE_TO_POINTER). */
 GThread *qt_write_in_thread (int fd, GBytes *content, gsize limit);
 
+/* What arrives at a pipe's read end, gathered while the main loop runs:
+ * qt_pipe_reader_start() returns the write end, for the program under
+ * test; qt_pipe_reader_finish() waits (scaled timeout_ms) for the end of
+ * the pipe and returns everything that came. */
+typedef struct {
+  int fd;
+  GByteArray *data;
+  gboolean eof;
+  guint watch;
+} QtPipeReader;
+
+int qt_pipe_reader_start (QtPipeReader *reader);
+GBytes *qt_pipe_reader_finish (QtPipeReader *reader, guint timeout_ms);
+
 /* --- raw unix sockets (the test as the host) ------------------------------ */
 
 int qt_unix_listen (const char *path);
