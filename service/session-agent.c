@@ -1,6 +1,7 @@
 /* session-agent.c: the bridge's org.qemu.GuestAgent, relayed to the session bus. */
 #include "config.h"
 
+#include "qga-callers.h"
 #include "qga-error.h"
 #include "session-agent.h"
 #include "session-link.h"
@@ -21,7 +22,6 @@
 /* A program on the session bus we are working for. */
 typedef struct {
   char *name;              /* unique bus name */
-  guint watch_id;
   guint in_flight;         /* its calls forwarded, and its stats requests unanswered */
   guint32 interval_ms;     /* its stats subscription (clamped); 0: none */
   guint sub_serial;        /* changes with each (un)subscription */
@@ -54,8 +54,7 @@ struct _SessionAgent {
   QgaGuestAgentSkeleton parent;
 
   GDBusConnection *session_bus;
-  guint max_clients;
-  GHashTable *callers;           /* name → Caller */
+  QgaCallers *callers;           /* name → Caller */
 
   /* the link to the bridge */
   GDBusConnection *system_bus;
@@ -87,61 +86,56 @@ G_DEFINE_TYPE (SessionAgent, session_agent, QGA_TYPE_GUEST_AGENT_SKELETON)
 static Caller *
 caller_lookup (SessionAgent *agent, const char *name)
 {
-  return name != NULL ? g_hash_table_lookup (agent->callers, name) : NULL;
+  return agent->callers != NULL ? qga_callers_lookup (agent->callers, name) : NULL;
+}
+
+static gpointer
+caller_new (const char *name, gpointer user_data)
+{
+  Caller *caller = g_new0 (Caller, 1);
+
+  caller->name = g_strdup (name);
+  return caller;
 }
 
 static void
-caller_free (Caller *caller)
+caller_free (gpointer record)
 {
-  if (caller->watch_id != 0)
-    g_bus_unwatch_name (caller->watch_id);
+  Caller *caller = record;
+
   g_free (caller->name);
   g_free (caller);
 }
 
 /* Its subscription ends with it. */
 static void
-on_caller_vanished (GDBusConnection *connection, const char *name, gpointer user_data)
+caller_vanished (const char *name, gpointer record, gpointer user_data)
 {
   SessionAgent *agent = user_data;
-  Caller *caller = caller_lookup (agent, name);
-  gboolean subscribed;
+  Caller *caller = record;
+  gboolean subscribed = caller->interval_ms > 0;
 
-  if (caller == NULL)
-    return;
-  subscribed = caller->interval_ms > 0;
   g_debug ("%s left the bus (%u call(s) in flight%s)", name, caller->in_flight,
            subscribed ? ", subscribed to stats" : "");
-  g_hash_table_remove (agent->callers, name);
+  caller->interval_ms = 0;
   if (subscribed)
     stats_sync (agent);
 }
 
 static gboolean
-caller_is_idle (const Caller *caller)
+caller_is_idle (gconstpointer record)
 {
+  const Caller *caller = record;
+
   return caller->in_flight == 0 && caller->interval_ms == 0;
 }
 
-/* As in SessionClipboard: a record outlives its caller's last call, and
- * idle ones make room when the table is full. */
-static gboolean
-evict_one_idle (SessionAgent *agent)
-{
-  GHashTableIter iter;
-  Caller *caller;
-
-  g_hash_table_iter_init (&iter, agent->callers);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &caller))
-    {
-      if (caller_is_idle (caller))
-        {
-          g_hash_table_iter_remove (&iter);
-          return TRUE;
-        }
-    }
-  return FALSE;
-}
+static const QgaCallersFuncs caller_funcs = {
+  .new_record = caller_new,
+  .free_record = caller_free,
+  .is_idle = caller_is_idle,
+  .vanished = caller_vanished,
+};
 
 /* The caller's record, with room for one more call; NULL and the
  * invocation answered past a limit. */
@@ -149,24 +143,13 @@ static Caller *
 caller_admit (SessionAgent *agent, GDBusMethodInvocation *invocation)
 {
   const char *name = g_dbus_method_invocation_get_sender (invocation);
-  Caller *caller = caller_lookup (agent, name);
+  g_autoptr(GError) error = NULL;
+  Caller *caller = qga_callers_track (agent->callers, name, &error);
 
   if (caller == NULL)
     {
-      if (g_hash_table_size (agent->callers) >= agent->max_clients && !evict_one_idle (agent))
-        {
-          g_dbus_method_invocation_return_error (invocation, QGA_ERROR, QGA_ERROR_LIMIT_EXCEEDED,
-                                                 "too many callers with subscriptions or calls "
-                                                 "in progress (limit %u)", agent->max_clients);
-          return NULL;
-        }
-      caller = g_new0 (Caller, 1);
-      caller->name = g_strdup (name);
-      g_hash_table_insert (agent->callers, caller->name, caller);
-      /* Added last: if the caller is already gone, this reports it at once. */
-      caller->watch_id = g_bus_watch_name_on_connection (agent->session_bus, name,
-                                                         G_BUS_NAME_WATCHER_FLAGS_NONE, NULL,
-                                                         on_caller_vanished, agent, NULL);
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return NULL;
     }
   if (caller->in_flight >= MAX_CALLS_PER_CALLER)
     {
@@ -283,17 +266,22 @@ link_call_free (LinkCall *call)
 }
 
 /* The smallest interval a caller wants; 0 if none does. */
+static void
+keep_smallest_interval (const char *name, gpointer record, gpointer user_data)
+{
+  const Caller *caller = record;
+  guint32 *smallest = user_data;
+
+  if (caller->interval_ms > 0 && (*smallest == 0 || caller->interval_ms < *smallest))
+    *smallest = caller->interval_ms;
+}
+
 static guint32
 stats_wanted (SessionAgent *agent)
 {
-  GHashTableIter iter;
-  Caller *caller;
   guint32 smallest = 0;
 
-  g_hash_table_iter_init (&iter, agent->callers);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &caller))
-    if (caller->interval_ms > 0 && (smallest == 0 || caller->interval_ms < smallest))
-      smallest = caller->interval_ms;
+  qga_callers_foreach (agent->callers, keep_smallest_interval, &smallest);
   return smallest;
 }
 
@@ -595,16 +583,18 @@ on_properties_changed (SessionAgent *agent, GVariant *parameters)
     read_host_connected (agent);
 }
 
+static void
+count_subscriber (const char *name, gpointer record, gpointer user_data)
+{
+  *(guint *) user_data += ((const Caller *) record)->interval_ms > 0;
+}
+
 static guint
 stats_subscriber_count (SessionAgent *agent)
 {
-  GHashTableIter iter;
-  Caller *caller;
   guint n = 0;
 
-  g_hash_table_iter_init (&iter, agent->callers);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &caller))
-    n += caller->interval_ms > 0;
+  qga_callers_foreach (agent->callers, count_subscriber, &n);
   return n;
 }
 
@@ -768,7 +758,9 @@ session_agent_new (GDBusConnection *session_bus, guint max_clients)
   SessionAgent *agent = g_object_new (SESSION_TYPE_AGENT, NULL);
 
   agent->session_bus = g_object_ref (session_bus);
-  agent->max_clients = MAX (max_clients, 1);
+  agent->callers = qga_callers_new (session_bus, max_clients,
+                                   "callers with subscriptions or calls in progress",
+                                   &caller_funcs, agent);
   return agent;
 }
 
@@ -781,7 +773,8 @@ session_agent_dispose (GObject *object)
   flush_deferred (agent);
   stats_sync (agent);
   unlink_system_bus (agent);
-  g_hash_table_remove_all (agent->callers);
+  if (agent->callers != NULL)
+    qga_callers_clear (agent->callers);
   g_clear_object (&agent->session_bus);
   G_OBJECT_CLASS (session_agent_parent_class)->dispose (object);
 }
@@ -791,7 +784,7 @@ session_agent_finalize (GObject *object)
 {
   SessionAgent *agent = SESSION_AGENT (object);
 
-  g_hash_table_destroy (agent->callers);
+  g_clear_pointer (&agent->callers, qga_callers_free);
   g_clear_object (&agent->cancellable);
   G_OBJECT_CLASS (session_agent_parent_class)->finalize (object);
 }
@@ -803,8 +796,6 @@ session_agent_init (SessionAgent *agent)
   g_dbus_interface_skeleton_set_flags (G_DBUS_INTERFACE_SKELETON (agent),
                                        G_DBUS_INTERFACE_SKELETON_FLAGS_NONE);
   agent->awaiting_link = TRUE;
-  agent->callers = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                          (GDestroyNotify) caller_free);
   agent->cancellable = g_cancellable_new ();
   g_queue_init (&agent->stats_waiting);
   g_queue_init (&agent->deferred);

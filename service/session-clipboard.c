@@ -5,6 +5,7 @@
 
 #include <gio/gunixfdlist.h>
 
+#include "qga-callers.h"
 #include "qga-clipboard.h"
 #include "qga-error.h"
 #include "session-clipboard.h"
@@ -33,7 +34,6 @@
 /* A program on the session bus we are working for. */
 typedef struct {
   char *name;              /* unique bus name */
-  guint watch_id;
   guint in_flight;         /* its calls forwarded to the bridge */
   guint n_owned;           /* selections it owns */
   guint n_requests;        /* DataRequested sent to it, unanswered */
@@ -85,8 +85,7 @@ struct _SessionClipboard {
   QgaGuestAgentClipboardSkeleton parent;
 
   GDBusConnection *session_bus;
-  guint max_clients;
-  GHashTable *callers;           /* name → Caller */
+  QgaCallers *callers;           /* name → Caller */
   Owner owners[QGA_N_SELECTIONS];
   guint grabs_in_flight[QGA_N_SELECTIONS];
   gboolean host_owns[QGA_N_SELECTIONS];
@@ -228,14 +227,23 @@ release_to_bridge (SessionClipboard *clipboard, QgaSelectionId selection)
 static Caller *
 caller_lookup (SessionClipboard *clipboard, const char *name)
 {
-  return name != NULL ? g_hash_table_lookup (clipboard->callers, name) : NULL;
+  return clipboard->callers != NULL ? qga_callers_lookup (clipboard->callers, name) : NULL;
+}
+
+static gpointer
+caller_new (const char *name, gpointer user_data)
+{
+  Caller *caller = g_new0 (Caller, 1);
+
+  caller->name = g_strdup (name);
+  return caller;
 }
 
 static void
-caller_free (Caller *caller)
+caller_free (gpointer record)
 {
-  if (caller->watch_id != 0)
-    g_bus_unwatch_name (caller->watch_id);
+  Caller *caller = record;
+
   g_free (caller->name);
   g_free (caller);
 }
@@ -303,14 +311,11 @@ fail_requests_of (SessionClipboard *clipboard, const char *owner, const char *me
 
 /* The caller left the bus: what it owned is released on its behalf. */
 static void
-on_caller_vanished (GDBusConnection *connection, const char *name, gpointer user_data)
+caller_vanished (const char *sender, gpointer record, gpointer user_data)
 {
   SessionClipboard *clipboard = user_data;
-  g_autofree char *sender = g_strdup (name);
-  Caller *caller = caller_lookup (clipboard, sender);
+  Caller *caller = record;
 
-  if (caller == NULL)
-    return;
   g_debug ("%s left the bus (%u call(s) in flight, %u selection(s) owned)", sender,
            caller->in_flight, caller->n_owned);
   fail_requests_of (clipboard, sender, "the owner left the bus");
@@ -322,59 +327,22 @@ on_caller_vanished (GDBusConnection *connection, const char *name, gpointer user
           release_to_bridge (clipboard, i);
         }
     }
-  g_hash_table_remove (clipboard->callers, sender);
 }
 
 static gboolean
-caller_is_idle (const Caller *caller)
+caller_is_idle (gconstpointer record)
 {
+  const Caller *caller = record;
+
   return caller->in_flight == 0 && caller->n_owned == 0 && caller->n_requests == 0;
 }
 
-/* A record outlives its caller's last call, so that a busy program does not
- * cost a name watch per call; idle ones make room when the table is full. */
-static gboolean
-evict_one_idle (SessionClipboard *clipboard)
-{
-  GHashTableIter iter;
-  Caller *caller;
-
-  g_hash_table_iter_init (&iter, clipboard->callers);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &caller))
-    {
-      if (caller_is_idle (caller))
-        {
-          g_hash_table_iter_remove (&iter);
-          return TRUE;
-        }
-    }
-  return FALSE;
-}
-
-static Caller *
-caller_track (SessionClipboard *clipboard, const char *name, GError **error)
-{
-  Caller *caller = caller_lookup (clipboard, name);
-
-  if (caller != NULL)
-    return caller;
-  if (g_hash_table_size (clipboard->callers) >= clipboard->max_clients &&
-      !evict_one_idle (clipboard))
-    {
-      g_set_error (error, QGA_ERROR, QGA_ERROR_LIMIT_EXCEEDED,
-                   "too many callers with grabs or calls in progress (limit %u)",
-                   clipboard->max_clients);
-      return NULL;
-    }
-  caller = g_new0 (Caller, 1);
-  caller->name = g_strdup (name);
-  g_hash_table_insert (clipboard->callers, caller->name, caller);
-  /* Added last: if the caller is already gone, this reports it at once. */
-  caller->watch_id = g_bus_watch_name_on_connection (clipboard->session_bus, name,
-                                                     G_BUS_NAME_WATCHER_FLAGS_NONE, NULL,
-                                                     on_caller_vanished, clipboard, NULL);
-  return caller;
-}
+static const QgaCallersFuncs caller_funcs = {
+  .new_record = caller_new,
+  .free_record = caller_free,
+  .is_idle = caller_is_idle,
+  .vanished = caller_vanished,
+};
 
 /* --- forwarded calls --- */
 
@@ -386,7 +354,7 @@ forward_start (SessionClipboard *clipboard, GDBusMethodInvocation *invocation,
 {
   const char *sender = g_dbus_method_invocation_get_sender (invocation);
   g_autoptr(GError) error = NULL;
-  Caller *caller = caller_track (clipboard, sender, &error);
+  Caller *caller = qga_callers_track (clipboard->callers, sender, &error);
   Forward *forward;
 
   if (caller == NULL)
@@ -1277,7 +1245,9 @@ session_clipboard_new (GDBusConnection *session_bus, guint max_clients)
   SessionClipboard *clipboard = g_object_new (SESSION_TYPE_CLIPBOARD, NULL);
 
   clipboard->session_bus = g_object_ref (session_bus);
-  clipboard->max_clients = MAX (max_clients, 1);
+  clipboard->callers = qga_callers_new (session_bus, max_clients,
+                                       "callers with grabs or calls in progress",
+                                       &caller_funcs, clipboard);
   return clipboard;
 }
 
@@ -1292,7 +1262,8 @@ session_clipboard_dispose (GObject *object)
   /* Requests refer to callers: they go first. */
   g_hash_table_remove_all (clipboard->requests);
   owners_clear_all (clipboard);
-  g_hash_table_remove_all (clipboard->callers);
+  if (clipboard->callers != NULL)
+    qga_callers_clear (clipboard->callers);
   g_clear_object (&clipboard->session_bus);
   G_OBJECT_CLASS (session_clipboard_parent_class)->dispose (object);
 }
@@ -1303,7 +1274,7 @@ session_clipboard_finalize (GObject *object)
   SessionClipboard *clipboard = SESSION_CLIPBOARD (object);
 
   g_hash_table_destroy (clipboard->requests);
-  g_hash_table_destroy (clipboard->callers);
+  g_clear_pointer (&clipboard->callers, qga_callers_free);
   g_clear_error (&clipboard->link_error);
   g_clear_object (&clipboard->cancellable);
   G_OBJECT_CLASS (session_clipboard_parent_class)->finalize (object);
@@ -1316,8 +1287,6 @@ session_clipboard_init (SessionClipboard *clipboard)
   g_dbus_interface_skeleton_set_flags (G_DBUS_INTERFACE_SKELETON (clipboard),
                                        G_DBUS_INTERFACE_SKELETON_FLAGS_NONE);
   clipboard->awaiting_link = TRUE;
-  clipboard->callers = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                              (GDestroyNotify) caller_free);
   clipboard->requests = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
                                                (GDestroyNotify) request_free);
   clipboard->cancellable = g_cancellable_new ();

@@ -1,0 +1,45 @@
+/* qga-callers.h: D-Bus callers tracked by unique name, with a bound.
+ *
+ * Each caller has a record of the user's own, made on its first call and
+ * watched (g_bus_watch_name_on_connection()) so that it goes when the
+ * caller leaves the bus. A record outlives the caller's last call, so that
+ * a busy program does not cost a name watch per call; when the table is
+ * full, an idle record makes room, and with none idle the new caller is
+ * refused. Used by qga-bridge's clients and qga-session's two objects.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+typedef struct _QgaCallers QgaCallers;
+
+typedef struct {
+  /* A new record for name; freed with free_record. */
+  gpointer (*new_record) (const char *name, gpointer user_data);
+  GDestroyNotify free_record;
+  /* Whether the record may be forgotten to make room. */
+  gboolean (*is_idle) (gconstpointer record);
+  /* The caller left the bus (optional); its record is freed right after. */
+  void (*vanished) (const char *name, gpointer record, gpointer user_data);
+} QgaCallersFuncs;
+
+/* busy_what completes the refusal "too many %s (limit N)". */
+QgaCallers *qga_callers_new (GDBusConnection *connection, guint max_callers,
+                             const char *busy_what, const QgaCallersFuncs *funcs,
+                             gpointer user_data);
+void qga_callers_free (QgaCallers *callers);
+/* Forget every caller, without vanished. */
+void qga_callers_clear (QgaCallers *callers);
+
+gpointer qga_callers_lookup (QgaCallers *callers, const char *name);
+/* name's record, made and watched if it had none; NULL with
+ * QGA_ERROR_LIMIT_EXCEEDED when the table is full of busy callers. */
+gpointer qga_callers_track (QgaCallers *callers, const char *name, GError **error);
+guint qga_callers_count (QgaCallers *callers);
+
+typedef void (*QgaCallersFunc) (const char *name, gpointer record, gpointer user_data);
+void qga_callers_foreach (QgaCallers *callers, QgaCallersFunc func, gpointer user_data);
+
+G_END_DECLS
