@@ -95,6 +95,12 @@ qga_callers_track (QgaCallers *callers, const char *name, GError **error)
   return entry->record;
 }
 
+gboolean
+qga_callers_remove (QgaCallers *callers, const char *name)
+{
+  return g_hash_table_remove (callers->by_name, name);
+}
+
 guint
 qga_callers_count (QgaCallers *callers)
 {

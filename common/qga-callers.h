@@ -37,6 +37,8 @@ gpointer qga_callers_lookup (QgaCallers *callers, const char *name);
 /* name's record, made and watched if it had none; NULL with
  * QGA_ERROR_LIMIT_EXCEEDED when the table is full of busy callers. */
 gpointer qga_callers_track (QgaCallers *callers, const char *name, GError **error);
+/* Forget name (without vanished); FALSE if it had no record. */
+gboolean qga_callers_remove (QgaCallers *callers, const char *name);
 guint qga_callers_count (QgaCallers *callers);
 
 typedef void (*QgaCallersFunc) (const char *name, gpointer record, gpointer user_data);

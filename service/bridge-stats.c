@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bridge-stats.h"
+#include "qga-callers.h"
 #include "qga-error.h"
 #include "qga-log.h"
 
@@ -39,10 +40,7 @@ static const struct {
 };
 
 typedef struct {
-  BridgeStats *stats;
-  char *sender;
-  guint32 interval_ms;
-  guint watch_id;
+  guint32 interval_ms;     /* 0 once it has left */
 } Subscriber;
 
 struct _BridgeStats {
@@ -51,8 +49,7 @@ struct _BridgeStats {
   GDBusConnection *connection;
   BridgeChannel *channel;
   BridgeDispatcher *dispatcher;
-  guint max_subscribers;
-  GHashTable *subscribers;   /* sender → Subscriber */
+  QgaCallers *subscribers;   /* sender → Subscriber */
   guint32 streaming_ms;      /* the interval asked of the host; 0: none */
   QgaRateLimit bad_input_limit;
 };
@@ -178,17 +175,22 @@ bridge_stats_handle_event (BridgeStats *stats, JsonObject *data)
 
 /* --- the host's stream --- */
 
+static void
+keep_smallest_interval (const char *sender, gpointer record, gpointer user_data)
+{
+  const Subscriber *subscriber = record;
+  guint32 *smallest = user_data;
+
+  if (subscriber->interval_ms > 0 && (*smallest == 0 || subscriber->interval_ms < *smallest))
+    *smallest = subscriber->interval_ms;
+}
+
 static guint32
 wanted_interval (BridgeStats *stats)
 {
-  GHashTableIter iter;
-  Subscriber *subscriber;
   guint32 smallest = 0;
 
-  g_hash_table_iter_init (&iter, stats->subscribers);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &subscriber))
-    if (smallest == 0 || subscriber->interval_ms < smallest)
-      smallest = subscriber->interval_ms;
+  qga_callers_foreach (stats->subscribers, keep_smallest_interval, &smallest);
   return smallest;
 }
 
@@ -240,31 +242,39 @@ on_connected (BridgeChannel *channel, gpointer user_data)
 
 /* --- subscribers --- */
 
-static void
-subscriber_free (Subscriber *subscriber)
+static gpointer
+subscriber_new (const char *sender, gpointer user_data)
 {
-  g_bus_unwatch_name (subscriber->watch_id);
-  g_free (subscriber->sender);
-  g_free (subscriber);
+  return g_new0 (Subscriber, 1);
+}
+
+/* Every record is a subscription in force: none is evicted. */
+static gboolean
+subscriber_is_idle (gconstpointer record)
+{
+  return FALSE;
 }
 
 static void
-on_subscriber_vanished (GDBusConnection *connection, const char *name, gpointer user_data)
+subscriber_vanished (const char *sender, gpointer record, gpointer user_data)
 {
-  BridgeStats *stats = user_data;
-
-  if (g_hash_table_remove (stats->subscribers, name))
-    {
-      g_debug ("stats subscriber %s left the bus", name);
-      update_stream (stats, FALSE);
-    }
+  g_debug ("stats subscriber %s left the bus", sender);
+  ((Subscriber *) record)->interval_ms = 0;
+  update_stream (BRIDGE_STATS (user_data), FALSE);
 }
+
+static const QgaCallersFuncs subscriber_funcs = {
+  .new_record = subscriber_new,
+  .free_record = g_free,
+  .is_idle = subscriber_is_idle,
+  .vanished = subscriber_vanished,
+};
 
 gboolean
 bridge_stats_subscribe (BridgeStats *stats, const char *sender, guint32 interval_ms,
                         GError **error)
 {
-  Subscriber *subscriber = g_hash_table_lookup (stats->subscribers, sender);
+  Subscriber *subscriber;
 
   if (interval_ms == 0)
     {
@@ -272,22 +282,9 @@ bridge_stats_subscribe (BridgeStats *stats, const char *sender, guint32 interval
                            "the interval must be at least 1 ms");
       return FALSE;
     }
+  subscriber = qga_callers_track (stats->subscribers, sender, error);
   if (subscriber == NULL)
-    {
-      if (g_hash_table_size (stats->subscribers) >= stats->max_subscribers)
-        {
-          g_set_error (error, QGA_ERROR, QGA_ERROR_LIMIT_EXCEEDED,
-                       "too many stats subscribers (limit %u)", stats->max_subscribers);
-          return FALSE;
-        }
-      subscriber = g_new0 (Subscriber, 1);
-      subscriber->stats = stats;
-      subscriber->sender = g_strdup (sender);
-      subscriber->watch_id = g_bus_watch_name_on_connection (stats->connection, sender,
-                                                             G_BUS_NAME_WATCHER_FLAGS_NONE, NULL,
-                                                             on_subscriber_vanished, stats, NULL);
-      g_hash_table_insert (stats->subscribers, subscriber->sender, subscriber);
-    }
+    return FALSE;
   subscriber->interval_ms = CLAMP (interval_ms, BRIDGE_STATS_MIN_INTERVAL_MS,
                                    BRIDGE_STATS_MAX_INTERVAL_MS);
   update_stream (stats, FALSE);
@@ -297,7 +294,7 @@ bridge_stats_subscribe (BridgeStats *stats, const char *sender, guint32 interval
 gboolean
 bridge_stats_unsubscribe (BridgeStats *stats, const char *sender)
 {
-  if (!g_hash_table_remove (stats->subscribers, sender))
+  if (!qga_callers_remove (stats->subscribers, sender))
     return FALSE;
   update_stream (stats, FALSE);
   return TRUE;
@@ -306,7 +303,7 @@ bridge_stats_unsubscribe (BridgeStats *stats, const char *sender)
 guint
 bridge_stats_get_subscriber_count (BridgeStats *stats)
 {
-  return g_hash_table_size (stats->subscribers);
+  return qga_callers_count (stats->subscribers);
 }
 
 BridgeStats *
@@ -318,7 +315,8 @@ bridge_stats_new (GDBusConnection *connection, BridgeChannel *channel,
   stats->connection = g_object_ref (connection);
   stats->channel = g_object_ref (channel);
   stats->dispatcher = g_object_ref (dispatcher);
-  stats->max_subscribers = max_subscribers;
+  stats->subscribers = qga_callers_new (connection, max_subscribers, "stats subscribers",
+                                        &subscriber_funcs, stats);
   bridge_dispatcher_set_stats (dispatcher, stats);
   g_signal_connect_object (channel, "connected", G_CALLBACK (on_connected), stats, 0);
   return stats;
@@ -330,7 +328,7 @@ bridge_stats_dispose (GObject *object)
   BridgeStats *stats = BRIDGE_STATS (object);
 
   if (stats->subscribers != NULL)
-    g_hash_table_remove_all (stats->subscribers);
+    qga_callers_clear (stats->subscribers);
   if (stats->dispatcher != NULL)
     bridge_dispatcher_set_stats (stats->dispatcher, NULL);
   g_clear_object (&stats->dispatcher);
@@ -344,7 +342,7 @@ bridge_stats_finalize (GObject *object)
 {
   BridgeStats *stats = BRIDGE_STATS (object);
 
-  g_hash_table_destroy (stats->subscribers);
+  g_clear_pointer (&stats->subscribers, qga_callers_free);
   qga_rate_limit_clear (&stats->bad_input_limit);
   G_OBJECT_CLASS (bridge_stats_parent_class)->finalize (object);
 }
@@ -352,8 +350,6 @@ bridge_stats_finalize (GObject *object)
 static void
 bridge_stats_init (BridgeStats *stats)
 {
-  stats->subscribers = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                              (GDestroyNotify) subscriber_free);
   stats->bad_input_limit = (QgaRateLimit) QGA_RATE_LIMIT_INIT ("bad stats from the host");
 }
 

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -175,13 +176,21 @@ static const char *const *
 as_user (int uid)
 {
   static char uid_arg[32], gid_arg[32];
-  static const char *prefix[] = { "setpriv", uid_arg, gid_arg, "--clear-groups", NULL };
+  /* setpriv drops the parent-death signal with the credentials: set it again */
+  static const char *prefix[] = { "setpriv", uid_arg, gid_arg, "--clear-groups",
+                                  "--pdeathsig=KILL", NULL };
 
   if (uid < 0)
     return NULL;
   g_snprintf (uid_arg, sizeof uid_arg, "--reuid=%d", uid);
   g_snprintf (gid_arg, sizeof gid_arg, "--regid=%d", uid);
   return prefix;
+}
+
+static void
+kill_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
 }
 
 /* The bus's environment is inherited by what it activates. */
@@ -205,6 +214,8 @@ start_session_bus (Session *session, const char *id_env)
   g_ptr_array_add (argv, (gpointer) "--print-address=1");
   g_ptr_array_add (argv, NULL);
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  /* an aborted test must not leave its bus behind, holding the output open */
+  g_subprocess_launcher_set_child_setup (launcher, kill_with_parent, NULL, NULL);
   g_subprocess_launcher_setenv (launcher, "XDG_SESSION_ID", strchr (id_env, '=') + 1, TRUE);
   session->bus = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
   g_assert_no_error (error);
