@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "bridge-agent.h"
-#include "bridge-bus-budget.h"
+#include "qga-bus-budget.h"
 #include "bridge-variant.h"
 #include "qga-clipboard.h"
 #include "qga-error.h"
@@ -17,7 +17,7 @@ struct _BridgeAgent {
   BridgeDispatcher *dispatcher;
   BridgeClients *clients;
   BridgeStats *stats;
-  BridgeBusBudget *budget;
+  QgaBusBudget *budget;
   gsize max_message_size;
   gsize held_bytes;        /* argument text of calls waiting for the host */
   gsize max_held_bytes;
@@ -92,7 +92,7 @@ on_request_done (const BridgeResult *result, gpointer user_data)
     return_result_error (invocation, result);
   else
     reply_bytes = call->reply (invocation, result->value);
-  bridge_bus_budget_charge (call->agent->budget, reply_bytes);
+  qga_bus_budget_charge (call->agent->budget, reply_bytes);
   call_free (call, sender ? sender : ":peer");
 }
 
@@ -431,7 +431,7 @@ on_host_event (BridgeDispatcher *dispatcher, const char *name, const char *data_
   BridgeAgent *agent = user_data;
 
   qga_guest_agent_emit_host_event (QGA_GUEST_AGENT (agent), name, data_json);
-  bridge_bus_budget_charge (agent->budget, strlen (name) + strlen (data_json));
+  qga_bus_budget_charge (agent->budget, strlen (name) + strlen (data_json));
 }
 
 static void
@@ -440,7 +440,7 @@ on_stats_updated (BridgeStats *stats, GVariant *variant, gpointer user_data)
   BridgeAgent *agent = user_data;
 
   qga_guest_agent_emit_host_stats (QGA_GUEST_AGENT (agent), variant);
-  bridge_bus_budget_charge (agent->budget, g_variant_get_size (variant));
+  qga_bus_budget_charge (agent->budget, g_variant_get_size (variant));
 }
 
 static void
@@ -459,7 +459,7 @@ on_client_vanished (BridgeClients *clients, const char *sender, gpointer user_da
 BridgeAgent *
 bridge_agent_new (const BridgeConfig *config, BridgeChannel *channel,
                   BridgeDispatcher *dispatcher, BridgeClients *clients, BridgeStats *stats,
-                  BridgeBusBudget *budget)
+                  QgaBusBudget *budget)
 {
   BridgeAgent *agent = g_object_new (BRIDGE_TYPE_AGENT, NULL);
 

@@ -8,7 +8,7 @@
  */
 #pragma once
 
-#include "bridge-bus-budget.h"
+#include "qga-bus-budget.h"
 #include "bridge-channel.h"
 #include "bridge-clients.h"
 #include "bridge-config.h"
@@ -25,6 +25,6 @@ G_DECLARE_FINAL_TYPE (BridgeAgent, bridge_agent, BRIDGE, AGENT, QgaGuestAgentSke
  * bus: replies, HostEvent and HostStats. */
 BridgeAgent *bridge_agent_new (const BridgeConfig *config, BridgeChannel *channel,
                                BridgeDispatcher *dispatcher, BridgeClients *clients,
-                               BridgeStats *stats, BridgeBusBudget *budget);
+                               BridgeStats *stats, QgaBusBudget *budget);
 
 G_END_DECLS

@@ -34,7 +34,7 @@ typedef struct {
   BridgeStats *stats;
   BridgeClipboard *clipboard;
   BridgeSessionsObject *sessions_object;
-  BridgeBusBudget *budget;
+  QgaBusBudget *budget;
   QgaBusName *name;
 } Bridge;
 
@@ -216,6 +216,20 @@ on_quit_signal (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* The bus is not taking what the host's messages become: the host waits. */
+static void
+on_bus_hold_changed (QgaBusBudget *budget, gboolean hold, gpointer user_data)
+{
+  Bridge *bridge = user_data;
+
+  if (hold)
+    g_info ("%" G_GSIZE_FORMAT " bytes waiting to go to the bus: holding the port's input",
+            qga_bus_budget_get_unconfirmed (budget));
+  else
+    g_info ("the bus caught up: reading the port again");
+  bridge_channel_hold_reads (bridge->channel, hold);
+}
+
 static gboolean
 start (Bridge *bridge, GError **error)
 {
@@ -228,9 +242,8 @@ start (Bridge *bridge, GError **error)
   bridge->dispatcher = bridge_dispatcher_new (bridge->channel, bridge->config.request_timeout,
                                               bridge->config.max_message_size);
   bridge_dispatcher_set_window (bridge->dispatcher, bridge->config.host_window);
-  bridge->budget = bridge_bus_budget_new (bridge->connection, bridge->config.max_queue_size);
-  g_signal_connect_object (bridge->budget, "hold-changed", G_CALLBACK (bridge_channel_hold_reads),
-                           bridge->channel, G_CONNECT_SWAPPED);
+  bridge->budget = qga_bus_budget_new (bridge->connection, bridge->config.max_queue_size);
+  g_signal_connect (bridge->budget, "hold-changed", G_CALLBACK (on_bus_hold_changed), bridge);
   bridge->clients = bridge_clients_new (bridge->connection, bridge->config.max_clients,
                                         bridge->config.max_pending);
   bridge->stats = bridge_stats_new (bridge->connection, bridge->channel, bridge->dispatcher,

@@ -14,7 +14,7 @@ struct _BridgeSessionsObject {
 
   BridgeSessions *sessions;
   BridgeClipboard *clipboard;
-  BridgeBusBudget *budget;
+  QgaBusBudget *budget;
 };
 
 G_DEFINE_TYPE (BridgeSessionsObject, bridge_sessions_object, QGA_TYPE_GUEST_AGENT_SESSIONS_SKELETON)
@@ -33,7 +33,7 @@ emit_to (BridgeSessionsObject *object, const char *agent, const char *member, GV
       !g_dbus_connection_emit_signal (connection, agent, BRIDGE_OBJECT_PATH, SESSIONS_INTERFACE,
                                       member, parameters, &error))
     g_warning ("cannot send %s to %s: %s", member, agent, error->message);
-  bridge_bus_budget_charge (object->budget, g_variant_get_size (parameters));
+  qga_bus_budget_charge (object->budget, g_variant_get_size (parameters));
   g_variant_unref (parameters);
 }
 
@@ -317,7 +317,7 @@ get_vtable (GDBusInterfaceSkeleton *skeleton)
 
 BridgeSessionsObject *
 bridge_sessions_object_new (BridgeSessions *sessions, BridgeClipboard *clipboard,
-                            BridgeBusBudget *budget)
+                            QgaBusBudget *budget)
 {
   BridgeSessionsObject *object = g_object_new (BRIDGE_TYPE_SESSIONS_OBJECT, NULL);
 

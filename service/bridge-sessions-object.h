@@ -8,7 +8,7 @@
  */
 #pragma once
 
-#include "bridge-bus-budget.h"
+#include "qga-bus-budget.h"
 #include "bridge-clipboard.h"
 #include "bridge-sessions.h"
 #include "qga-dbus-generated.h"
@@ -22,6 +22,6 @@ G_DECLARE_FINAL_TYPE (BridgeSessionsObject, bridge_sessions_object, BRIDGE, SESS
 /* budget (may be NULL) is charged for every signal sent. */
 BridgeSessionsObject *bridge_sessions_object_new (BridgeSessions *sessions,
                                                   BridgeClipboard *clipboard,
-                                                  BridgeBusBudget *budget);
+                                                  QgaBusBudget *budget);
 
 G_END_DECLS

@@ -1,8 +1,12 @@
 /* session-agent.c: the bridge's org.qemu.GuestAgent, relayed to the session bus. */
 #include "config.h"
 
+#include <string.h>
+
+#include "qga-bus-budget.h"
 #include "qga-callers.h"
 #include "qga-error.h"
+#include "qga-log.h"
 #include "session-agent.h"
 #include "session-link.h"
 
@@ -55,6 +59,8 @@ struct _SessionAgent {
 
   GDBusConnection *session_bus;
   QgaCallers *callers;           /* name → Caller */
+  QgaBusBudget *budget;          /* what we relay to the session bus */
+  QgaRateLimit drop_limit;
 
   /* the link to the bridge */
   GDBusConnection *system_bus;
@@ -598,6 +604,24 @@ stats_subscriber_count (SessionAgent *agent)
   return n;
 }
 
+/* The system bus cannot be held, so while the session bus is not taking
+ * what we relay, the bridge's signals are dropped here, and said so. */
+static gboolean
+relay_allowed (SessionAgent *agent, const char *what)
+{
+  if (agent->budget == NULL || !qga_bus_budget_is_holding (agent->budget))
+    return TRUE;
+  qga_rate_limited_warning (&agent->drop_limit,
+                            "the session bus is not reading: dropped %s from the bridge", what);
+  return FALSE;
+}
+
+void
+session_agent_set_bus_budget (SessionAgent *agent, QgaBusBudget *budget)
+{
+  g_set_object (&agent->budget, budget);
+}
+
 static void
 on_bridge_signal (GDBusConnection *connection, const char *sender, const char *path,
                   const char *interface, const char *member, GVariant *parameters,
@@ -629,8 +653,11 @@ on_bridge_signal (GDBusConnection *connection, const char *sender, const char *p
        * the programs of this session. */
       if (stats_subscriber_count (agent) == 0)
         return;
+      if (!relay_allowed (agent, "HostStats"))
+        return;
       stats = g_variant_get_child_value (parameters, 0);
       qga_guest_agent_emit_host_stats (QGA_GUEST_AGENT (agent), stats);
+      qga_bus_budget_charge (agent->budget, g_variant_get_size (stats));
     }
   else if (g_str_equal (member, "HostEvent") &&
            g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(ss)")))
@@ -638,7 +665,10 @@ on_bridge_signal (GDBusConnection *connection, const char *sender, const char *p
       const char *name, *data_json;
 
       g_variant_get (parameters, "(&s&s)", &name, &data_json);
+      if (!relay_allowed (agent, name))
+        return;
       qga_guest_agent_emit_host_event (QGA_GUEST_AGENT (agent), name, data_json);
+      qga_bus_budget_charge (agent->budget, strlen (name) + strlen (data_json));
     }
   else
     g_debug ("ignored signal %s%s from the bridge", member, g_variant_get_type_string (parameters));
@@ -775,6 +805,7 @@ session_agent_dispose (GObject *object)
   unlink_system_bus (agent);
   if (agent->callers != NULL)
     qga_callers_clear (agent->callers);
+  g_clear_object (&agent->budget);
   g_clear_object (&agent->session_bus);
   G_OBJECT_CLASS (session_agent_parent_class)->dispose (object);
 }
@@ -785,6 +816,7 @@ session_agent_finalize (GObject *object)
   SessionAgent *agent = SESSION_AGENT (object);
 
   g_clear_pointer (&agent->callers, qga_callers_free);
+  qga_rate_limit_clear (&agent->drop_limit);
   g_clear_object (&agent->cancellable);
   G_OBJECT_CLASS (session_agent_parent_class)->finalize (object);
 }
@@ -799,6 +831,7 @@ session_agent_init (SessionAgent *agent)
   agent->cancellable = g_cancellable_new ();
   g_queue_init (&agent->stats_waiting);
   g_queue_init (&agent->deferred);
+  agent->drop_limit = (QgaRateLimit) QGA_RATE_LIMIT_INIT ("relaying to the session bus");
   qga_guest_agent_set_version (QGA_GUEST_AGENT (agent), PACKAGE_VERSION);
 }
 

@@ -21,6 +21,7 @@
  */
 #pragma once
 
+#include "qga-bus-budget.h"
 #include "qga-dbus-generated.h"
 
 G_BEGIN_DECLS
@@ -31,6 +32,11 @@ G_DECLARE_FINAL_TYPE (SessionAgent, session_agent, SESSION, AGENT, QgaGuestAgent
 /* session_bus is where programs call; max_clients bounds the callers
  * tracked at once (subscribers and callers with calls in flight). */
 SessionAgent *session_agent_new (GDBusConnection *session_bus, guint max_clients);
+
+/* What the bridge's HostEvent and HostStats become on the session bus is
+ * charged to budget; while it holds, they are dropped (with a
+ * rate-limited warning). */
+void session_agent_set_bus_budget (SessionAgent *agent, QgaBusBudget *budget);
 
 /* The system bus connection to reach the bridge on, or NULL while there is
  * none. Calls that arrived before the first one wait for it. */

@@ -5,6 +5,7 @@
 
 #include <gio/gunixfdlist.h>
 
+#include "qga-bus-budget.h"
 #include "qga-callers.h"
 #include "qga-clipboard.h"
 #include "qga-error.h"
@@ -86,9 +87,15 @@ struct _SessionClipboard {
 
   GDBusConnection *session_bus;
   QgaCallers *callers;           /* name → Caller */
+  QgaBusBudget *budget;          /* charged for the signals we send */
   Owner owners[QGA_N_SELECTIONS];
   guint grabs_in_flight[QGA_N_SELECTIONS];
   gboolean host_owns[QGA_N_SELECTIONS];
+  /* While the budget holds, the host's grabs and releases are not sent to
+   * the session bus, only remembered: the latest is sent once it takes
+   * signals again (a later grab supersedes an earlier one anyway). */
+  GVariant *host_grab[QGA_N_SELECTIONS];   /* HostGrabbed's parameters */
+  gboolean host_news_held[QGA_N_SELECTIONS];
   GHashTable *requests;          /* GUINT_TO_POINTER (id) → Request */
   guint n_reads;
   guint n_supplies;
@@ -827,6 +834,46 @@ get_vtable (GDBusInterfaceSkeleton *skeleton)
 
 /* --- the bridge's signals --- */
 
+/* Tell the session's programs whether the host owns selection now. */
+static void
+send_host_news (SessionClipboard *clipboard, QgaSelectionId selection)
+{
+  QgaGuestAgentClipboard *iface = QGA_GUEST_AGENT_CLIPBOARD (clipboard);
+  GVariant *grab = clipboard->host_grab[selection];
+
+  if (clipboard->budget != NULL && qga_bus_budget_is_holding (clipboard->budget))
+    {
+      if (!clipboard->host_news_held[selection])
+        g_message ("the session bus is not reading: the host's news about %s waits",
+                   qga_clipboard_selection_name (selection));
+      clipboard->host_news_held[selection] = TRUE;
+      return;
+    }
+  clipboard->host_news_held[selection] = FALSE;
+  if (clipboard->host_owns[selection] && grab != NULL)
+    {
+      const char *name;
+      g_autofree const char **types = NULL;
+      guint32 serial;
+
+      g_variant_get (grab, "(&s^a&su)", &name, &types, &serial);
+      qga_guest_agent_clipboard_emit_host_grabbed (iface, name, types, serial);
+    }
+  else
+    qga_guest_agent_clipboard_emit_host_released (iface, qga_clipboard_selection_name (selection));
+  qga_bus_budget_charge (clipboard->budget, grab != NULL ? g_variant_get_size (grab) : 0);
+}
+
+static void
+on_bus_hold_changed (QgaBusBudget *budget, gboolean hold, gpointer user_data)
+{
+  SessionClipboard *clipboard = user_data;
+
+  for (guint i = 0; i < QGA_N_SELECTIONS && !hold; i++)
+    if (clipboard->host_news_held[i])
+      send_host_news (clipboard, i);
+}
+
 static void
 on_host_grabbed (SessionClipboard *clipboard, GVariant *parameters)
 {
@@ -844,8 +891,9 @@ on_host_grabbed (SessionClipboard *clipboard, GVariant *parameters)
       owner_clear (clipboard, selection);
     }
   clipboard->host_owns[selection] = TRUE;
-  qga_guest_agent_clipboard_emit_host_grabbed (QGA_GUEST_AGENT_CLIPBOARD (clipboard), name,
-                                               types, serial);
+  g_clear_pointer (&clipboard->host_grab[selection], g_variant_unref);
+  clipboard->host_grab[selection] = g_variant_ref (parameters);
+  send_host_news (clipboard, selection);
 }
 
 static void
@@ -858,7 +906,8 @@ on_host_released (SessionClipboard *clipboard, GVariant *parameters)
   if (!qga_clipboard_selection_from_name (name, &selection))
     return;
   clipboard->host_owns[selection] = FALSE;
-  qga_guest_agent_clipboard_emit_host_released (QGA_GUEST_AGENT_CLIPBOARD (clipboard), name);
+  g_clear_pointer (&clipboard->host_grab[selection], g_variant_unref);
+  send_host_news (clipboard, selection);
 }
 
 static gboolean
@@ -909,6 +958,7 @@ on_data_requested (SessionClipboard *clipboard, GVariant *parameters)
       supply_error_to_bridge (clipboard, id, error->message);
       return;
     }
+  qga_bus_budget_charge (clipboard->budget, 0);
   g_debug ("request %u: %s of %s asked of %s", id, type, name, owner->name);
   request = g_new0 (Request, 1);
   request->clipboard = clipboard;
@@ -984,6 +1034,8 @@ set_link_error (SessionClipboard *clipboard, const GError *error)
 
 /* The bridge is gone or replaced, or the bus closed: it has forgotten our
  * grabs, and whatever the host owned is out of reach. */
+static void send_host_news (SessionClipboard *clipboard, QgaSelectionId selection);
+
 static void
 link_lost (SessionClipboard *clipboard, const char *why)
 {
@@ -998,8 +1050,8 @@ link_lost (SessionClipboard *clipboard, const char *why)
       if (clipboard->host_owns[i])
         {
           clipboard->host_owns[i] = FALSE;
-          qga_guest_agent_clipboard_emit_host_released (QGA_GUEST_AGENT_CLIPBOARD (clipboard),
-                                                        qga_clipboard_selection_name (i));
+          g_clear_pointer (&clipboard->host_grab[i], g_variant_unref);
+          send_host_news (clipboard, i);
         }
     }
 }
@@ -1239,6 +1291,13 @@ session_clipboard_is_idle (SessionClipboard *clipboard)
   return clipboard->n_pending == 0;
 }
 
+void
+session_clipboard_set_bus_budget (SessionClipboard *clipboard, QgaBusBudget *budget)
+{
+  g_set_object (&clipboard->budget, budget);
+  g_signal_connect_object (budget, "hold-changed", G_CALLBACK (on_bus_hold_changed), clipboard, 0);
+}
+
 SessionClipboard *
 session_clipboard_new (GDBusConnection *session_bus, guint max_clients)
 {
@@ -1264,6 +1323,7 @@ session_clipboard_dispose (GObject *object)
   owners_clear_all (clipboard);
   if (clipboard->callers != NULL)
     qga_callers_clear (clipboard->callers);
+  g_clear_object (&clipboard->budget);
   g_clear_object (&clipboard->session_bus);
   G_OBJECT_CLASS (session_clipboard_parent_class)->dispose (object);
 }
@@ -1275,6 +1335,8 @@ session_clipboard_finalize (GObject *object)
 
   g_hash_table_destroy (clipboard->requests);
   g_clear_pointer (&clipboard->callers, qga_callers_free);
+  for (guint i = 0; i < QGA_N_SELECTIONS; i++)
+    g_clear_pointer (&clipboard->host_grab[i], g_variant_unref);
   g_clear_error (&clipboard->link_error);
   g_clear_object (&clipboard->cancellable);
   G_OBJECT_CLASS (session_clipboard_parent_class)->finalize (object);

@@ -15,6 +15,7 @@
  */
 #pragma once
 
+#include "qga-bus-budget.h"
 #include "qga-dbus-generated.h"
 
 G_BEGIN_DECLS
@@ -30,6 +31,12 @@ G_DECLARE_FINAL_TYPE (SessionClipboard, session_clipboard, SESSION, CLIPBOARD,
 /* session_bus is where programs call; max_clients bounds the callers
  * tracked at once (owners and callers with calls in flight). */
 SessionClipboard *session_clipboard_new (GDBusConnection *session_bus, guint max_clients);
+
+/* Charged for the clipboard signals sent on the session bus. While it
+ * holds, the host's grabs and releases wait (only the latest per selection
+ * is kept) and go out once it takes signals again; DataRequested, at most
+ * 64 waiting, still goes out. */
+void session_clipboard_set_bus_budget (SessionClipboard *clipboard, QgaBusBudget *budget);
 
 /* The system bus connection to reach the bridge on, or NULL while there is
  * none (it closed). Setting one subscribes to the bridge's signals,

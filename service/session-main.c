@@ -17,6 +17,9 @@
 #define RECONNECT_MIN_S 1
 #define RECONNECT_MAX_S 30
 #define SHUTDOWN_GRACE_MS 5000
+/* Signals handed to GDBus for the session bus and not yet written: past
+ * this, what the bridge sends is dropped or held (qga-bus-budget.h). */
+#define SESSION_MAX_RELAY_BYTES (4 * 1024 * 1024)
 
 typedef struct {
   gboolean replace;
@@ -32,6 +35,7 @@ typedef struct {
   GDBusConnection *system_bus;
   SessionClipboard *clipboard;
   SessionAgent *agent;
+  QgaBusBudget *budget;          /* what we send on the session bus */
   QgaBusName *name;
   gboolean serving;              /* we own the name on the session bus */
   GCancellable *cancellable;     /* a system bus connection in progress */
@@ -278,6 +282,9 @@ start (Session *session, GError **error)
                                          session->session_bus, SESSION_OBJECT_PATH, error))
     return FALSE;
   session->agent = session_agent_new (session->session_bus, (guint) session->config.max_clients);
+  session->budget = qga_bus_budget_new (session->session_bus, SESSION_MAX_RELAY_BYTES);
+  session_agent_set_bus_budget (session->agent, session->budget);
+  session_clipboard_set_bus_budget (session->clipboard, session->budget);
   if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (session->agent),
                                          session->session_bus, SESSION_OBJECT_PATH, error))
     return FALSE;
@@ -344,6 +351,7 @@ stop (Session *session)
     }
   g_clear_object (&session->clipboard);
   g_clear_object (&session->agent);
+  g_clear_object (&session->budget);
   g_clear_object (&session->system_bus);
   g_clear_object (&session->session_bus);
   g_clear_object (&session->cancellable);

@@ -1070,6 +1070,109 @@ monitor_stop (Monitor *monitor)
  * that changes; HostStats reach the session while one is subscribed and
  * stop when none is. */
 static void
+count_flood_event (GDBusConnection *connection, const char *sender, const char *path,
+                   const char *interface, const char *member, GVariant *parameters,
+                   gpointer user_data)
+{
+  const char *name;
+
+  g_variant_get (parameters, "(&s&s)", &name, NULL);
+  if (g_str_equal (name, "FLOOD"))
+    (*(guint *) user_data)++;
+}
+
+/* Write all of text to a non-blocking fd, waiting while it is full. */
+static void
+write_all_waiting (int fd, const char *text, gsize length)
+{
+  gint64 deadline = qt_now_ms () + qt_ms (30000);
+
+  while (length > 0)
+    {
+      ssize_t n = write (fd, text, length);
+
+      if (n > 0)
+        {
+          text += n;
+          length -= (gsize) n;
+          continue;
+        }
+      g_assert_true (n < 0 && (errno == EAGAIN || errno == EINTR));
+      g_assert_cmpint (qt_now_ms (), <, deadline);
+      g_usleep (2000);
+    }
+}
+
+/* The session bus stops reading while this program, as the host, sends
+ * 48 MiB of events: the bridge passes them on the system bus, and
+ * qga-session, which cannot hold the system bus, drops what it cannot
+ * relay once 4 MiB wait for the session bus, so it stays small. Once the
+ * session bus runs again, new events reach the session's programs. */
+static void
+test_session_bus_stalled (Fixture *f, gconstpointer data)
+{
+  const guint n_events = qt_under_wrapper () ? 500 : 6000;
+  const guint64 rss_bound_kib = 16 * 1024;
+  Session *s = f->sessions[0];
+  int listen_fd = qt_unix_listen (f->port);
+  int wire = qt_accept_bridge (listen_fd, f->bridge, qt_ms (10000));
+  int bus_pid = atoi (g_subprocess_get_identifier (s->bus));
+  int agent_pid = qt_proc_pid (s->agent);
+  g_autofree char *blob = g_strnfill (8000, 'e');
+  g_autofree char *flood = g_strdup_printf ("{\"event\":\"FLOOD\",\"data\":{\"blob\":\"%s\"}}\n", blob);
+  guint on_session = 0, on_system = 0, session_sub, system_sub;
+  guint64 rss_start, rss_stalled;
+  GPid watchdog;
+
+  g_assert_cmpint (wire, >=, 0);
+  g_assert_true (g_unix_set_fd_nonblocking (wire, TRUE, NULL));
+  session_sub = g_dbus_connection_signal_subscribe (s->program, NULL, QT_INTERFACE, "HostEvent",
+                                                    QT_OBJECT_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                                    count_flood_event, &on_session, NULL);
+  system_sub = g_dbus_connection_signal_subscribe (qt_bus (), NULL, QT_INTERFACE, "HostEvent",
+                                                   QT_OBJECT_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                                   count_flood_event, &on_system, NULL);
+  /* one event through, so that qga-session relays and the match rules stand */
+  write_all_waiting (wire, flood, strlen (flood));
+  g_assert_true (QT_WAIT (on_session == 1 && on_system == 1, qt_ms (10000)));
+  rss_start = qt_proc_rss_kib (agent_pid);
+
+  watchdog = qt_process_stop (bus_pid, 60);
+  for (guint i = 0; i < n_events; i++)
+    {
+      write_all_waiting (wire, flood, strlen (flood));
+      g_main_context_iteration (NULL, FALSE);
+    }
+  /* the system bus carried all of them: so qga-session has been sent them */
+  g_assert_true (QT_WAIT (on_system == n_events + 1, qt_ms (60000)));
+  QT_WAIT (FALSE, 500);
+  rss_stalled = qt_proc_rss_kib (agent_pid);
+  g_test_message ("session bus stopped: %u events of 8 KB; qga-session VmRSS %" G_GUINT64_FORMAT
+                  " -> %" G_GUINT64_FORMAT " KiB", n_events, rss_start, rss_stalled);
+  if (qt_rss_is_meaningful ())
+    g_assert_cmpuint (rss_stalled, <=, rss_start + rss_bound_kib);
+
+  /* the session bus runs again: what was relayed arrives, the rest was
+   * dropped, and a new event gets through */
+  qt_process_continue (bus_pid, watchdog);
+  QT_WAIT (FALSE, 2000);
+  g_test_message ("%u of %u reached the session's program", on_session - 1, n_events);
+  if (!qt_under_wrapper ())
+    g_assert_cmpuint (on_session - 1, <, n_events);
+  {
+    guint before = on_session;
+
+    write_all_waiting (wire, flood, strlen (flood));
+    g_assert_true (QT_WAIT (on_session == before + 1, qt_ms (10000)));
+  }
+  g_assert_false (qt_proc_exited (s->agent));
+  g_dbus_connection_signal_unsubscribe (s->program, session_sub);
+  g_dbus_connection_signal_unsubscribe (qt_bus (), system_sub);
+  close (wire);
+  close (listen_fd);
+}
+
+static void
 test_session_stats (Fixture *f, gconstpointer data)
 {
   Session *s = f->sessions[0];
@@ -1188,6 +1291,7 @@ main (int argc, char **argv)
   ADD ("/clipboard-e2e/session-call-denied", test_session_call_denied);
   ADD ("/clipboard-e2e/session-stats", test_session_stats);
   ADD ("/clipboard-e2e/session-stats-bridge-restart", test_session_stats_bridge_restart);
+  ADD ("/clipboard-e2e/session-bus-stalled", test_session_bus_stalled);
   g_test_add ("/clipboard-e2e/no-logind-fallback", Fixture, "no-logind", fixture_setup,
               test_no_logind_fallback, fixture_teardown);
   return qt_run ();

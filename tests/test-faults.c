@@ -175,21 +175,6 @@ logged_stop (LoggedProc *proc)
 
 /* --- /proc -------------------------------------------------------------- */
 
-static guint64
-proc_rss_kib (int pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/status", pid);
-  g_autofree char *status = NULL;
-  const char *line;
-  guint64 kib = 0;
-
-  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
-  line = strstr (status, "VmRSS:");
-  g_assert_nonnull (line);
-  g_assert_cmpint (sscanf (line, "VmRSS: %" G_GUINT64_FORMAT, &kib), ==, 1);
-  return kib;
-}
-
 static int
 proc_fd_count (int pid)
 {
@@ -587,7 +572,7 @@ test_reconnect_cycles (Fixture *f, gconstpointer user_data)
         {
           /* the bridge trims its heap 500 ms after its last request */
           idle_for (qt_ms (1000));
-          rss_before = proc_rss_kib (pid);
+          rss_before = qt_proc_rss_kib (pid);
           fds_before = proc_fd_count (pid);
           started = qt_now_ms ();
         }
@@ -606,7 +591,7 @@ test_reconnect_cycles (Fixture *f, gconstpointer user_data)
     g_assert_no_error (ping->error);
   }
   idle_for (qt_ms (1000));
-  rss_after = proc_rss_kib (pid);
+  rss_after = qt_proc_rss_kib (pid);
   fds_after = proc_fd_count (pid);
   g_test_message ("bridge: VmRSS %" G_GUINT64_FORMAT " → %" G_GUINT64_FORMAT " KiB, fds %d → %d",
                   rss_before, rss_after, fds_before, fds_after);

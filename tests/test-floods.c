@@ -36,23 +36,6 @@
 
 #include "test-util.h"
 
-/* --- /proc -------------------------------------------------------------- */
-
-static guint64
-proc_rss_kib (int pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/status", pid);
-  g_autofree char *status = NULL;
-  const char *line;
-  guint64 kib = 0;
-
-  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
-  line = strstr (status, "VmRSS:");
-  g_assert_nonnull (line);
-  g_assert_cmpint (sscanf (line, "VmRSS: %" G_GUINT64_FORMAT, &kib), ==, 1);
-  return kib;
-}
-
 /* --- the bridge, with this program as the host --------------------------- */
 
 typedef struct {
@@ -193,7 +176,7 @@ test_one_client (Fixture *f, gconstpointer user_data)
   QtCall *ping = NULL;
   guint pings = 0, rounds = 0;
 
-  rss_start = proc_rss_kib (pid);
+  rss_start = qt_proc_rss_kib (pid);
 
   /* 1: a burst while the host answers nothing: 16 are taken and the rest
    * refused at once; 4 reach the host, 12 wait in the bridge */
@@ -266,7 +249,7 @@ test_one_client (Fixture *f, gconstpointer user_data)
           pings++;
         }
       if (rounds++ % 10 == 0)
-        rss_max = MAX (rss_max, proc_rss_kib (pid));
+        rss_max = MAX (rss_max, qt_proc_rss_kib (pid));
       g_assert_cmpuint (rounds, <, 100000);
     }
   if (ping != NULL)
@@ -286,7 +269,7 @@ test_one_client (Fixture *f, gconstpointer user_data)
       g_clear_pointer (&ping, qt_call_free);
       pings++;
     }
-  rss_max = MAX (rss_max, proc_rss_kib (pid));
+  rss_max = MAX (rss_max, qt_proc_rss_kib (pid));
   g_test_message ("%u calls: %u answered, %u LimitExceeded; %u pings of the other client; "
                   "VmRSS %" G_GUINT64_FORMAT " KiB at the start, at most %" G_GUINT64_FORMAT " KiB",
                   flood.done, flood.ok, flood.limited, pings, rss_start, rss_max);
@@ -469,7 +452,7 @@ test_guest (void)
   strcpy (addr.sun_path, socket_path);
   g_assert_no_errno (connect (fd, (struct sockaddr *) &addr, sizeof addr));
   QT_WAIT (FALSE, qt_ms (300));
-  rss_start = proc_rss_kib (pid);
+  rss_start = qt_proc_rss_kib (pid);
 
   for (guint i = 0; i < 2000; i++)
     g_string_append_printf (requests, "{\"execute\":\"host-ping\",\"id\":%u}"
@@ -495,7 +478,7 @@ test_guest (void)
       /* a message that never ends, then the resync byte */
       flood_write (fd, endless, strlen (endless), &lines);
       flood_write (fd, "\xff", 1, &lines);
-      rss_max = MAX (rss_max, proc_rss_kib (pid));
+      rss_max = MAX (rss_max, qt_proc_rss_kib (pid));
       g_assert_false (exited);
     }
   elapsed_ms = qt_now_ms () - started;
@@ -516,7 +499,7 @@ test_guest (void)
       }
     qt_wire_free (wire);
   }
-  rss_max = MAX (rss_max, proc_rss_kib (pid));
+  rss_max = MAX (rss_max, qt_proc_rss_kib (pid));
 
   /* the summary of the last window comes within a second */
   QT_WAIT (FALSE, qt_ms (1500));
@@ -553,33 +536,6 @@ bus_daemon_pid (void)
   g_assert_no_error (error);
   g_variant_get (reply, "(u)", &pid);
   return (int) pid;
-}
-
-/* Stop the bus daemon. A shell continues it after seconds in any case, so
- * that a failed assertion cannot leave the bus stopped for good; returns
- * that shell, for continue_bus_daemon(). */
-static GPid
-stop_bus_daemon (int pid, guint seconds)
-{
-  g_autofree char *script = g_strdup_printf ("sleep %u; kill -CONT %d", seconds, pid);
-  const char *argv[] = { "/bin/sh", "-c", script, NULL };
-  g_autoptr(GError) error = NULL;
-  GPid watchdog;
-
-  g_assert_true (g_spawn_async (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
-                                NULL, NULL, &watchdog, &error));
-  g_assert_no_error (error);
-  g_assert_cmpint (kill (pid, SIGSTOP), ==, 0);
-  return watchdog;
-}
-
-static void
-continue_bus_daemon (int pid, GPid watchdog)
-{
-  g_assert_cmpint (kill (pid, SIGCONT), ==, 0);
-  kill (watchdog, SIGKILL);
-  waitpid (watchdog, NULL, 0);
-  g_spawn_close_pid (watchdog);
 }
 
 /* Write as much of text as the socket takes now; returns the bytes taken. */
@@ -638,9 +594,9 @@ test_bus_stalled (Fixture *f, gconstpointer user_data)
 
     g_assert_nonnull (id);
   }
-  rss_start = proc_rss_kib (pid);
+  rss_start = qt_proc_rss_kib (pid);
 
-  watchdog = stop_bus_daemon (bus_pid, 30);
+  watchdog = qt_process_stop (bus_pid, 30);
   last_progress = qt_now_ms ();
   while (written < give_up_bytes && qt_now_ms () - last_progress < qt_ms (1000))
     {
@@ -660,7 +616,7 @@ test_bus_stalled (Fixture *f, gconstpointer user_data)
         }
       last_progress = qt_now_ms ();
     }
-  rss_stalled = proc_rss_kib (pid);
+  rss_stalled = qt_proc_rss_kib (pid);
   g_test_message ("bus stopped: the port took %" G_GSIZE_FORMAT " KiB (%u events) before it stalled; "
                   "bridge VmRSS %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT " KiB",
                   written / 1024, events_sent, rss_start, rss_stalled);
@@ -669,7 +625,7 @@ test_bus_stalled (Fixture *f, gconstpointer user_data)
     g_assert_cmpuint (rss_stalled, <=, rss_start + rss_bound_kib);
 
   /* the bus runs again: the rest of the line goes in, nothing is lost */
-  continue_bus_daemon (bus_pid, watchdog);
+  qt_process_continue (bus_pid, watchdog);
   while (offset > 0)
     {
       offset += write_some (f->wire->fd, line + offset, line_length - offset);

@@ -9,6 +9,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -87,6 +88,45 @@ gboolean
 qt_under_wrapper (void)
 {
   return wrapper_argv != NULL;
+}
+
+guint64
+qt_proc_rss_kib (int pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", pid);
+  g_autofree char *status = NULL;
+  const char *line;
+  guint64 kib = 0;
+
+  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
+  line = strstr (status, "VmRSS:");
+  g_assert_nonnull (line);
+  g_assert_cmpint (sscanf (line, "VmRSS: %" G_GUINT64_FORMAT, &kib), ==, 1);
+  return kib;
+}
+
+GPid
+qt_process_stop (int pid, guint seconds)
+{
+  g_autofree char *script = g_strdup_printf ("sleep %u; kill -CONT %d", seconds, pid);
+  const char *argv[] = { "/bin/sh", "-c", script, NULL };
+  g_autoptr(GError) error = NULL;
+  GPid watchdog;
+
+  g_assert_true (g_spawn_async (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                NULL, NULL, &watchdog, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (kill (pid, SIGSTOP), ==, 0);
+  return watchdog;
+}
+
+void
+qt_process_continue (int pid, GPid watchdog)
+{
+  g_assert_cmpint (kill (pid, SIGCONT), ==, 0);
+  kill (watchdog, SIGKILL);
+  waitpid (watchdog, NULL, 0);
+  g_spawn_close_pid (watchdog);
 }
 
 gboolean

@@ -30,6 +30,14 @@ gboolean qt_under_wrapper (void);
  * QGA_TEST_WRAPPER (valgrind) or a sanitizer build (ASan's quarantine and
  * shadow memory; make check-asan sets ASAN_OPTIONS). */
 gboolean qt_rss_is_meaningful (void);
+/* A process's VmRSS. */
+guint64 qt_proc_rss_kib (int pid);
+
+/* SIGSTOP pid (a bus daemon, say). A shell continues it after seconds in
+ * any case, so that a failed assertion cannot leave it stopped for good;
+ * qt_process_continue() continues it now and ends that shell. */
+GPid qt_process_stop (int pid, guint seconds);
+void qt_process_continue (int pid, GPid watchdog);
 
 /* A timeout in milliseconds, scaled by 10 under the wrapper. */
 guint qt_ms (guint base_ms);

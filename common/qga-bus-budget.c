@@ -1,7 +1,7 @@
-/* bridge-bus-budget.c: bytes handed to GDBus, until a flush confirms them. */
+/* qga-bus-budget.c: bytes handed to GDBus, until a flush confirms them. */
 #include "config.h"
 
-#include "bridge-bus-budget.h"
+#include "qga-bus-budget.h"
 
 /* Below this many unconfirmed bytes no flush is started: a flush costs a
  * round trip to GDBus's worker thread and a wakeup of the main loop, which
@@ -9,7 +9,7 @@
  * it may stay counted after they were written; the limit is far above. */
 #define FLUSH_THRESHOLD (64 * 1024)
 
-struct _BridgeBusBudget {
+struct _QgaBusBudget {
   GObject parent;
 
   GDBusConnection *connection;
@@ -23,26 +23,21 @@ struct _BridgeBusBudget {
 enum { SIGNAL_HOLD_CHANGED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
-G_DEFINE_TYPE (BridgeBusBudget, bridge_bus_budget, G_TYPE_OBJECT)
+G_DEFINE_TYPE (QgaBusBudget, qga_bus_budget, G_TYPE_OBJECT)
 
-static void maybe_flush (BridgeBusBudget *budget);
+static void maybe_flush (QgaBusBudget *budget);
 
 static void
-set_holding (BridgeBusBudget *budget, gboolean holding)
+set_holding (QgaBusBudget *budget, gboolean holding)
 {
   if (budget->holding == holding)
     return;
   budget->holding = holding;
-  if (holding)
-    g_info ("%" G_GSIZE_FORMAT " bytes waiting to go to the bus: holding the port's input",
-            budget->flushing + budget->fresh);
-  else
-    g_info ("the bus caught up: reading the port again");
   g_signal_emit (budget, signals[SIGNAL_HOLD_CHANGED], 0, holding);
 }
 
 static void
-update_holding (BridgeBusBudget *budget)
+update_holding (QgaBusBudget *budget)
 {
   gsize unconfirmed = budget->flushing + budget->fresh;
 
@@ -56,20 +51,20 @@ static void
 on_flushed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GError) error = NULL;
-  BridgeBusBudget *budget;
+  QgaBusBudget *budget;
 
   /* On failure the connection is closed, and the bridge exits. */
   if (!g_dbus_connection_flush_finish (G_DBUS_CONNECTION (source), result, &error) &&
       g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
-  budget = BRIDGE_BUS_BUDGET (user_data);
+  budget = QGA_BUS_BUDGET (user_data);
   budget->flushing = 0;
   maybe_flush (budget);
   update_holding (budget);
 }
 
 static void
-maybe_flush (BridgeBusBudget *budget)
+maybe_flush (QgaBusBudget *budget)
 {
   if (budget->flushing > 0 || budget->fresh < FLUSH_THRESHOLD)
     return;
@@ -79,31 +74,31 @@ maybe_flush (BridgeBusBudget *budget)
 }
 
 void
-bridge_bus_budget_charge (BridgeBusBudget *budget, gsize body_bytes)
+qga_bus_budget_charge (QgaBusBudget *budget, gsize body_bytes)
 {
   if (budget == NULL)
     return;
-  budget->fresh += body_bytes + BRIDGE_BUS_MESSAGE_OVERHEAD;
+  budget->fresh += body_bytes + QGA_BUS_MESSAGE_OVERHEAD;
   maybe_flush (budget);
   update_holding (budget);
 }
 
 gboolean
-bridge_bus_budget_is_holding (BridgeBusBudget *budget)
+qga_bus_budget_is_holding (QgaBusBudget *budget)
 {
   return budget->holding;
 }
 
 gsize
-bridge_bus_budget_get_unconfirmed (BridgeBusBudget *budget)
+qga_bus_budget_get_unconfirmed (QgaBusBudget *budget)
 {
   return budget->flushing + budget->fresh;
 }
 
-BridgeBusBudget *
-bridge_bus_budget_new (GDBusConnection *connection, gsize limit)
+QgaBusBudget *
+qga_bus_budget_new (GDBusConnection *connection, gsize limit)
 {
-  BridgeBusBudget *budget = g_object_new (BRIDGE_TYPE_BUS_BUDGET, NULL);
+  QgaBusBudget *budget = g_object_new (QGA_TYPE_BUS_BUDGET, NULL);
 
   budget->connection = g_object_ref (connection);
   budget->limit = MAX (limit, 2 * FLUSH_THRESHOLD);
@@ -111,35 +106,35 @@ bridge_bus_budget_new (GDBusConnection *connection, gsize limit)
 }
 
 static void
-bridge_bus_budget_dispose (GObject *object)
+qga_bus_budget_dispose (GObject *object)
 {
-  BridgeBusBudget *budget = BRIDGE_BUS_BUDGET (object);
+  QgaBusBudget *budget = QGA_BUS_BUDGET (object);
 
   g_cancellable_cancel (budget->cancellable);
   g_clear_object (&budget->connection);
-  G_OBJECT_CLASS (bridge_bus_budget_parent_class)->dispose (object);
+  G_OBJECT_CLASS (qga_bus_budget_parent_class)->dispose (object);
 }
 
 static void
-bridge_bus_budget_finalize (GObject *object)
+qga_bus_budget_finalize (GObject *object)
 {
-  g_clear_object (&BRIDGE_BUS_BUDGET (object)->cancellable);
-  G_OBJECT_CLASS (bridge_bus_budget_parent_class)->finalize (object);
+  g_clear_object (&QGA_BUS_BUDGET (object)->cancellable);
+  G_OBJECT_CLASS (qga_bus_budget_parent_class)->finalize (object);
 }
 
 static void
-bridge_bus_budget_init (BridgeBusBudget *budget)
+qga_bus_budget_init (QgaBusBudget *budget)
 {
   budget->cancellable = g_cancellable_new ();
 }
 
 static void
-bridge_bus_budget_class_init (BridgeBusBudgetClass *klass)
+qga_bus_budget_class_init (QgaBusBudgetClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
-  object_class->dispose = bridge_bus_budget_dispose;
-  object_class->finalize = bridge_bus_budget_finalize;
+  object_class->dispose = qga_bus_budget_dispose;
+  object_class->finalize = qga_bus_budget_finalize;
 
   signals[SIGNAL_HOLD_CHANGED] =
     g_signal_new ("hold-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
