@@ -1,7 +1,7 @@
 /* bench-flood.c: 7. a flooding client (issue 7, "Floods and limits").
  *
  * Another client's Ping through bridge A (host: qga-host) without and with
- * a flood: one connection, on a thread of its own, keeping FLOOD_IN_FLIGHT
+ * a flood: one connection, on a thread of its own, keeping BENCH_FLOOD_IN_FLIGHT
  * Pings in flight as fast as it can (past --max-pending, 64 by default, so
  * most of them are refused with LimitExceeded at once). Target: the other
  * client's p99 with the flood within 3x of its p99 without. The test suite
@@ -14,7 +14,6 @@
 
 #include "bench.h"
 
-#define FLOOD_IN_FLIGHT 256
 
 typedef struct {
   BenchBus *bus;
@@ -50,7 +49,7 @@ flood_done_cb (GObject *source, GAsyncResult *result, gpointer data)
 static void
 flood_send (Flooder *flooder)
 {
-  while (flooder->in_flight < FLOOD_IN_FLIGHT)
+  while (flooder->in_flight < BENCH_FLOOD_IN_FLIGHT)
     {
       g_dbus_connection_call (flooder->connection, BENCH_BRIDGE_NAME, BENCH_OBJECT_PATH,
                               BENCH_INTERFACE, "Ping", NULL, NULL, G_DBUS_CALL_FLAGS_NONE,
@@ -139,20 +138,4 @@ bench_measure_flood (const BenchSetup *setup, const BenchPlan *plan, GArray *qui
   *refused += flooder.refused;
   *answered += flooder.answered;
   return ok;
-}
-
-void
-bench_report_flood (GArray *quiet, GArray *flooded, guint64 refused, guint64 answered)
-{
-  double p99_quiet = bench_samples_percentile_us (quiet, 99);
-  double p99_flooded = bench_samples_percentile_us (flooded, 99);
-  double ratio = p99_quiet > 0 ? p99_flooded / p99_quiet : 0;
-
-  printf ("\n7. A flooding client (%d Pings in flight, past --max-pending=64)\n", FLOOD_IN_FLIGHT);
-  printf ("   flood calls answered %" G_GUINT64_FORMAT ", refused (LimitExceeded) %" G_GUINT64_FORMAT "\n",
-          answered, refused);
-  printf ("   another client's Ping p50 %.0f us -> %.0f us\n",
-          bench_samples_percentile_us (quiet, 50), bench_samples_percentile_us (flooded, 50));
-  printf ("   another client's Ping p99 %.0f us without, %.0f us with the flood: %.2fx "
-          "(target <= 3x) %s\n", p99_quiet, p99_flooded, ratio, ratio <= 3.0 ? "OK" : "MISS");
 }

@@ -775,6 +775,40 @@ bench_report_clipboard (BenchReport *report, const BenchClipResults *results)
   fflush (stdout);
 }
 
+/* --- 7. a flooding client --------------------------------------------------- */
+
+#define FLOOD_MAX_RATIO 3.0
+
+void
+bench_report_flood (BenchReport *report, GArray *quiet, GArray *flooded, guint64 refused,
+                    guint64 answered)
+{
+  double p50_quiet = bench_samples_percentile_us (quiet, 50);
+  double p99_quiet = bench_samples_percentile_us (quiet, 99);
+  double p50_flooded = bench_samples_percentile_us (flooded, 50);
+  double p99_flooded = bench_samples_percentile_us (flooded, 99);
+  GString *line = begin_line ("flood");
+
+  add_int (line, "in_flight", BENCH_FLOOD_IN_FLIGHT);
+  add_int (line, "answered", (gint64) answered);
+  add_int (line, "refused", (gint64) refused);
+  add_number (line, "p50_quiet_us", p50_quiet, 1);
+  add_number (line, "p99_quiet_us", p99_quiet, 1);
+  add_number (line, "p50_flooded_us", p50_flooded, 1);
+  add_number (line, "p99_flooded_us", p99_flooded, 1);
+  write_line (report, line);
+
+  printf ("\n7. A flooding client (%d Pings in flight, past --max-pending=64)\n", BENCH_FLOOD_IN_FLIGHT);
+  printf ("   flood calls answered %" G_GUINT64_FORMAT ", refused (LimitExceeded) %" G_GUINT64_FORMAT "\n",
+          answered, refused);
+  printf ("   another client's Ping p50 %.0f us -> %.0f us, p99 %.0f us -> %.0f us\n",
+          p50_quiet, p50_flooded, p99_quiet, p99_flooded);
+  printf ("\nTargets                                                          value      target  result\n");
+  target (report, "flood-p99", "7 another client's Ping p99 with / without a flood",
+          ratio (p99_flooded, p99_quiet), AT_MOST, FLOOD_MAX_RATIO, quiet->len > 0, "x");
+  fflush (stdout);
+}
+
 void
 bench_report_end (BenchReport *report)
 {

@@ -179,7 +179,8 @@ gboolean bench_measure_flood (const BenchSetup *setup, const BenchPlan *plan, GA
                               GArray *flooded, guint64 *refused, guint64 *answered,
                               GError **error);
 /* The p99 ratio against the 3x target, OK or MISS, on stdout. */
-void bench_report_flood (GArray *quiet, GArray *flooded, guint64 refused, guint64 answered);
+/* 7: the flooding connection keeps this many Pings in flight. */
+#define BENCH_FLOOD_IN_FLIGHT 256
 
 /* --- bench-clipboard.c: 6. clipboard transfers ---------------------------
  *
@@ -347,6 +348,8 @@ void bench_report_summary (BenchReport *report, const BenchFigures *all,
 /* 6: the clipboard's JSON lines, table and targets. */
 void bench_report_clipboard (BenchReport *report, const BenchClipResults *results);
 /* The count of missed targets, last. */
+void bench_report_flood (BenchReport *report, GArray *quiet, GArray *flooded, guint64 refused,
+                         guint64 answered);
 void bench_report_end (BenchReport *report);
 
 G_END_DECLS

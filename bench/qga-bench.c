@@ -718,7 +718,8 @@ run_passes (Driver *d, BenchReport *report, GError **error)
   if (ok && d->clip != NULL)
     bench_report_clipboard (report, bench_clipboard_get_results (d->clip));
   if (ok && d->flood_quiet->len > 0)
-    bench_report_flood (d->flood_quiet, d->flood_flooded, d->flood_refused, d->flood_answered);
+    bench_report_flood (report, d->flood_quiet, d->flood_flooded, d->flood_refused,
+                        d->flood_answered);
   if (ok)
     bench_report_end (report);
   bench_figures_clear (&all);
