@@ -1,19 +1,22 @@
 /* qga-callers.c: D-Bus callers tracked by unique name, with a bound. */
 #include "config.h"
 
+#include <stddef.h>
+
 #include "qga-callers.h"
 #include "qga-error.h"
 
 typedef struct {
   char *name;
   guint watch_id;
-  gpointer record;
-  QgaCallers *callers;
+  /* the user's record follows, aligned as malloc() aligns */
+  max_align_t record[];
 } Entry;
 
 struct _QgaCallers {
   GDBusConnection *connection;
   guint max_callers;
+  gsize record_size;
   char *busy_what;
   QgaCallersFuncs funcs;
   gpointer user_data;
@@ -25,9 +28,16 @@ entry_free (Entry *entry)
 {
   if (entry->watch_id != 0)
     g_bus_unwatch_name (entry->watch_id);
-  entry->callers->funcs.free_record (entry->record);
   g_free (entry->name);
   g_free (entry);
+}
+
+const char *
+qga_caller_name (gconstpointer record)
+{
+  const Entry *entry = (const Entry *) ((const char *) record - offsetof (Entry, record));
+
+  return entry->name;
 }
 
 static void
@@ -40,7 +50,7 @@ on_name_vanished (GDBusConnection *connection, const char *name, gpointer user_d
   if (entry == NULL)
     return;
   if (callers->funcs.vanished != NULL)
-    callers->funcs.vanished (owned_name, entry->record, callers->user_data);
+    callers->funcs.vanished (owned_name, (gpointer) entry->record, callers->user_data);
   g_hash_table_remove (callers->by_name, owned_name);
 }
 
@@ -53,7 +63,7 @@ evict_one_idle (QgaCallers *callers)
   g_hash_table_iter_init (&iter, callers->by_name);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
     {
-      if (callers->funcs.is_idle (entry->record))
+      if (callers->funcs.is_idle ((gpointer) entry->record))
         {
           g_hash_table_iter_remove (&iter);
           return TRUE;
@@ -67,7 +77,7 @@ qga_callers_lookup (QgaCallers *callers, const char *name)
 {
   Entry *entry = name != NULL ? g_hash_table_lookup (callers->by_name, name) : NULL;
 
-  return entry != NULL ? entry->record : NULL;
+  return entry != NULL ? (gpointer) entry->record : NULL;
 }
 
 gpointer
@@ -76,23 +86,21 @@ qga_callers_track (QgaCallers *callers, const char *name, GError **error)
   Entry *entry = g_hash_table_lookup (callers->by_name, name);
 
   if (entry != NULL)
-    return entry->record;
+    return (gpointer) entry->record;
   if (g_hash_table_size (callers->by_name) >= callers->max_callers && !evict_one_idle (callers))
     {
       g_set_error (error, QGA_ERROR, QGA_ERROR_LIMIT_EXCEEDED, "too many %s (limit %u)",
                    callers->busy_what, callers->max_callers);
       return NULL;
     }
-  entry = g_new0 (Entry, 1);
-  entry->callers = callers;
+  entry = g_malloc0 (sizeof (Entry) + callers->record_size);
   entry->name = g_strdup (name);
-  entry->record = callers->funcs.new_record (name, callers->user_data);
   g_hash_table_insert (callers->by_name, entry->name, entry);
   /* Added last: if the caller is already gone, this reports it at once. */
   entry->watch_id = g_bus_watch_name_on_connection (callers->connection, name,
                                                     G_BUS_NAME_WATCHER_FLAGS_NONE, NULL,
                                                     on_name_vanished, callers, NULL);
-  return entry->record;
+  return (gpointer) entry->record;
 }
 
 gboolean
@@ -115,7 +123,7 @@ qga_callers_foreach (QgaCallers *callers, QgaCallersFunc func, gpointer user_dat
 
   g_hash_table_iter_init (&iter, callers->by_name);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
-    func (entry->name, entry->record, user_data);
+    func (entry->name, (gpointer) entry->record, user_data);
 }
 
 void
@@ -125,13 +133,14 @@ qga_callers_clear (QgaCallers *callers)
 }
 
 QgaCallers *
-qga_callers_new (GDBusConnection *connection, guint max_callers, const char *busy_what,
-                 const QgaCallersFuncs *funcs, gpointer user_data)
+qga_callers_new (GDBusConnection *connection, guint max_callers, gsize record_size,
+                 const char *busy_what, const QgaCallersFuncs *funcs, gpointer user_data)
 {
   QgaCallers *callers = g_new0 (QgaCallers, 1);
 
   callers->connection = g_object_ref (connection);
   callers->max_callers = MAX (max_callers, 1);
+  callers->record_size = record_size;
   callers->busy_what = g_strdup (busy_what);
   callers->funcs = *funcs;
   callers->user_data = user_data;

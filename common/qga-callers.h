@@ -1,11 +1,14 @@
 /* qga-callers.h: D-Bus callers tracked by unique name, with a bound.
  *
- * Each caller has a record of the user's own, made on its first call and
+ * Each caller has a record of the user's own (record_size bytes, zeroed
+ * when made, freed with the caller's entry), made on its first call and
  * watched (g_bus_watch_name_on_connection()) so that it goes when the
  * caller leaves the bus. A record outlives the caller's last call, so that
  * a busy program does not cost a name watch per call; when the table is
  * full, an idle record makes room, and with none idle the new caller is
- * refused. Used by qga-bridge's clients and qga-session's two objects.
+ * refused. Records hold counters, not pointers to free. Used by
+ * qga-bridge's clients and stats subscribers and by qga-session's two
+ * objects.
  */
 #pragma once
 
@@ -16,9 +19,6 @@ G_BEGIN_DECLS
 typedef struct _QgaCallers QgaCallers;
 
 typedef struct {
-  /* A new record for name; freed with free_record. */
-  gpointer (*new_record) (const char *name, gpointer user_data);
-  GDestroyNotify free_record;
   /* Whether the record may be forgotten to make room. */
   gboolean (*is_idle) (gconstpointer record);
   /* The caller left the bus (optional); its record is freed right after. */
@@ -26,7 +26,7 @@ typedef struct {
 } QgaCallersFuncs;
 
 /* busy_what completes the refusal "too many %s (limit N)". */
-QgaCallers *qga_callers_new (GDBusConnection *connection, guint max_callers,
+QgaCallers *qga_callers_new (GDBusConnection *connection, guint max_callers, gsize record_size,
                              const char *busy_what, const QgaCallersFuncs *funcs,
                              gpointer user_data);
 void qga_callers_free (QgaCallers *callers);
@@ -40,6 +40,8 @@ gpointer qga_callers_track (QgaCallers *callers, const char *name, GError **erro
 /* Forget name (without vanished); FALSE if it had no record. */
 gboolean qga_callers_remove (QgaCallers *callers, const char *name);
 guint qga_callers_count (QgaCallers *callers);
+/* The unique name of the caller a record belongs to. */
+const char *qga_caller_name (gconstpointer record);
 
 typedef void (*QgaCallersFunc) (const char *name, gpointer record, gpointer user_data);
 void qga_callers_foreach (QgaCallers *callers, QgaCallersFunc func, gpointer user_data);

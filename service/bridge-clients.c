@@ -21,12 +21,6 @@ static guint signals[N_SIGNALS];
 
 G_DEFINE_TYPE (BridgeClients, bridge_clients, G_TYPE_OBJECT)
 
-static gpointer
-client_new (const char *sender, gpointer user_data)
-{
-  return g_new0 (Client, 1);
-}
-
 static gboolean
 client_is_idle (gconstpointer record)
 {
@@ -43,8 +37,6 @@ client_vanished (const char *sender, gpointer record, gpointer user_data)
 }
 
 static const QgaCallersFuncs client_funcs = {
-  .new_record = client_new,
-  .free_record = g_free,
   .is_idle = client_is_idle,
   .vanished = client_vanished,
 };
@@ -87,8 +79,8 @@ bridge_clients_new (GDBusConnection *connection, guint max_clients, guint max_pe
 {
   BridgeClients *clients = g_object_new (BRIDGE_TYPE_CLIENTS, NULL);
 
-  clients->callers = qga_callers_new (connection, max_clients, "clients with requests in flight",
-                                      &client_funcs, clients);
+  clients->callers = qga_callers_new (connection, max_clients, sizeof (Client),
+                                      "clients with requests in flight", &client_funcs, clients);
   clients->max_pending = MAX (max_pending, 1);
   return clients;
 }

@@ -242,12 +242,6 @@ on_connected (BridgeChannel *channel, gpointer user_data)
 
 /* --- subscribers --- */
 
-static gpointer
-subscriber_new (const char *sender, gpointer user_data)
-{
-  return g_new0 (Subscriber, 1);
-}
-
 /* Every record is a subscription in force: none is evicted. */
 static gboolean
 subscriber_is_idle (gconstpointer record)
@@ -264,8 +258,6 @@ subscriber_vanished (const char *sender, gpointer record, gpointer user_data)
 }
 
 static const QgaCallersFuncs subscriber_funcs = {
-  .new_record = subscriber_new,
-  .free_record = g_free,
   .is_idle = subscriber_is_idle,
   .vanished = subscriber_vanished,
 };
@@ -315,8 +307,8 @@ bridge_stats_new (GDBusConnection *connection, BridgeChannel *channel,
   stats->connection = g_object_ref (connection);
   stats->channel = g_object_ref (channel);
   stats->dispatcher = g_object_ref (dispatcher);
-  stats->subscribers = qga_callers_new (connection, max_subscribers, "stats subscribers",
-                                        &subscriber_funcs, stats);
+  stats->subscribers = qga_callers_new (connection, max_subscribers, sizeof (Subscriber),
+                                        "stats subscribers", &subscriber_funcs, stats);
   bridge_dispatcher_set_stats (dispatcher, stats);
   g_signal_connect_object (channel, "connected", G_CALLBACK (on_connected), stats, 0);
   return stats;

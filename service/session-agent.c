@@ -25,7 +25,6 @@
 
 /* A program on the session bus we are working for. */
 typedef struct {
-  char *name;              /* unique bus name */
   guint in_flight;         /* its calls forwarded, and its stats requests unanswered */
   guint32 interval_ms;     /* its stats subscription (clamped); 0: none */
   guint sub_serial;        /* changes with each (un)subscription */
@@ -95,24 +94,6 @@ caller_lookup (SessionAgent *agent, const char *name)
   return agent->callers != NULL ? qga_callers_lookup (agent->callers, name) : NULL;
 }
 
-static gpointer
-caller_new (const char *name, gpointer user_data)
-{
-  Caller *caller = g_new0 (Caller, 1);
-
-  caller->name = g_strdup (name);
-  return caller;
-}
-
-static void
-caller_free (gpointer record)
-{
-  Caller *caller = record;
-
-  g_free (caller->name);
-  g_free (caller);
-}
-
 /* Its subscription ends with it. */
 static void
 caller_vanished (const char *name, gpointer record, gpointer user_data)
@@ -137,8 +118,6 @@ caller_is_idle (gconstpointer record)
 }
 
 static const QgaCallersFuncs caller_funcs = {
-  .new_record = caller_new,
-  .free_record = caller_free,
   .is_idle = caller_is_idle,
   .vanished = caller_vanished,
 };
@@ -240,7 +219,7 @@ forward_call (SessionAgent *agent, GDBusMethodInvocation *invocation, const char
   forward = g_new0 (Forward, 1);
   forward->agent = g_object_ref (agent);
   forward->invocation = invocation;
-  forward->sender = g_strdup (caller->name);
+  forward->sender = g_strdup (qga_caller_name (caller));
   agent->n_pending++;
   g_dbus_connection_call (agent->system_bus, SESSION_BRIDGE_NAME, SESSION_BRIDGE_PATH,
                           AGENT_INTERFACE, g_dbus_method_invocation_get_method_name (invocation),
@@ -417,10 +396,10 @@ handle_subscribe (SessionAgent *agent, GDBusMethodInvocation *invocation, guint3
   caller->in_flight++;
   waiter = g_new0 (StatsWaiter, 1);
   waiter->invocation = invocation;
-  waiter->sender = g_strdup (caller->name);
+  waiter->sender = g_strdup (qga_caller_name (caller));
   waiter->sub_serial = caller->sub_serial;
   g_queue_push_tail (&agent->stats_waiting, waiter);
-  g_debug ("%s subscribes to host stats every %u ms", caller->name, caller->interval_ms);
+  g_debug ("%s subscribes to host stats every %u ms", qga_caller_name (caller), caller->interval_ms);
   stats_sync (agent);
 }
 
@@ -439,7 +418,7 @@ handle_unsubscribe (SessionAgent *agent, GDBusMethodInvocation *invocation)
     }
   caller->interval_ms = 0;
   caller->sub_serial++;
-  g_debug ("%s unsubscribes from host stats", caller->name);
+  g_debug ("%s unsubscribes from host stats", qga_caller_name (caller));
   qga_guest_agent_complete_unsubscribe_host_stats (NULL, invocation);
   stats_sync (agent);
 }
@@ -788,7 +767,7 @@ session_agent_new (GDBusConnection *session_bus, guint max_clients)
   SessionAgent *agent = g_object_new (SESSION_TYPE_AGENT, NULL);
 
   agent->session_bus = g_object_ref (session_bus);
-  agent->callers = qga_callers_new (session_bus, max_clients,
+  agent->callers = qga_callers_new (session_bus, max_clients, sizeof (Caller),
                                    "callers with subscriptions or calls in progress",
                                    &caller_funcs, agent);
   return agent;

@@ -34,7 +34,6 @@
 
 /* A program on the session bus we are working for. */
 typedef struct {
-  char *name;              /* unique bus name */
   guint in_flight;         /* its calls forwarded to the bridge */
   guint n_owned;           /* selections it owns */
   guint n_requests;        /* DataRequested sent to it, unanswered */
@@ -237,24 +236,6 @@ caller_lookup (SessionClipboard *clipboard, const char *name)
   return clipboard->callers != NULL ? qga_callers_lookup (clipboard->callers, name) : NULL;
 }
 
-static gpointer
-caller_new (const char *name, gpointer user_data)
-{
-  Caller *caller = g_new0 (Caller, 1);
-
-  caller->name = g_strdup (name);
-  return caller;
-}
-
-static void
-caller_free (gpointer record)
-{
-  Caller *caller = record;
-
-  g_free (caller->name);
-  g_free (caller);
-}
-
 static void
 owner_clear (SessionClipboard *clipboard, QgaSelectionId selection)
 {
@@ -272,10 +253,10 @@ owner_set (SessionClipboard *clipboard, QgaSelectionId selection, Caller *caller
            guint32 serial)
 {
   owner_clear (clipboard, selection);
-  clipboard->owners[selection].name = g_strdup (caller->name);
+  clipboard->owners[selection].name = g_strdup (qga_caller_name (caller));
   clipboard->owners[selection].serial = serial;
   caller->n_owned++;
-  g_debug ("%s owns %s (serial %u)", caller->name, qga_clipboard_selection_name (selection),
+  g_debug ("%s owns %s (serial %u)", qga_caller_name (caller), qga_clipboard_selection_name (selection),
            serial);
 }
 
@@ -345,8 +326,6 @@ caller_is_idle (gconstpointer record)
 }
 
 static const QgaCallersFuncs caller_funcs = {
-  .new_record = caller_new,
-  .free_record = caller_free,
   .is_idle = caller_is_idle,
   .vanished = caller_vanished,
 };
@@ -951,19 +930,19 @@ on_data_requested (SessionClipboard *clipboard, GVariant *parameters)
       supply_error_to_bridge (clipboard, id, "too many requests waiting for the owner");
       return;
     }
-  if (!g_dbus_connection_emit_signal (clipboard->session_bus, owner->name, SESSION_OBJECT_PATH,
-                                      CLIPBOARD_INTERFACE, "DataRequested",
+  if (!g_dbus_connection_emit_signal (clipboard->session_bus, qga_caller_name (owner),
+                                      SESSION_OBJECT_PATH, CLIPBOARD_INTERFACE, "DataRequested",
                                       g_variant_new ("(ssu)", name, type, id), &error))
     {
       supply_error_to_bridge (clipboard, id, error->message);
       return;
     }
   qga_bus_budget_charge (clipboard->budget, 0);
-  g_debug ("request %u: %s of %s asked of %s", id, type, name, owner->name);
+  g_debug ("request %u: %s of %s asked of %s", id, type, name, qga_caller_name (owner));
   request = g_new0 (Request, 1);
   request->clipboard = clipboard;
   request->id = id;
-  request->owner = g_strdup (owner->name);
+  request->owner = g_strdup (qga_caller_name (owner));
   request->timeout_id = g_timeout_add_seconds (REQUEST_TIMEOUT_S, on_request_timeout, request);
   owner->n_requests++;
   g_hash_table_insert (clipboard->requests, GUINT_TO_POINTER (id), request);
@@ -1304,7 +1283,7 @@ session_clipboard_new (GDBusConnection *session_bus, guint max_clients)
   SessionClipboard *clipboard = g_object_new (SESSION_TYPE_CLIPBOARD, NULL);
 
   clipboard->session_bus = g_object_ref (session_bus);
-  clipboard->callers = qga_callers_new (session_bus, max_clients,
+  clipboard->callers = qga_callers_new (session_bus, max_clients, sizeof (Caller),
                                        "callers with grabs or calls in progress",
                                        &caller_funcs, clipboard);
   return clipboard;

@@ -11,37 +11,14 @@
 #include "test-util.h"
 
 typedef struct {
-  char *name;
   gboolean busy;
+  guint calls;
 } Record;
 
 typedef struct {
   QgaCallers *callers;
   GPtrArray *vanished;     /* names, in order */
-  guint freed;
 } Fixture;
-
-static gpointer
-record_new (const char *name, gpointer user_data)
-{
-  Record *record = g_new0 (Record, 1);
-
-  record->name = g_strdup (name);
-  record->busy = TRUE;
-  return record;
-}
-
-static Fixture *current;
-
-static void
-record_free (gpointer data)
-{
-  Record *record = data;
-
-  current->freed++;
-  g_free (record->name);
-  g_free (record);
-}
 
 static gboolean
 record_is_idle (gconstpointer data)
@@ -54,13 +31,11 @@ record_vanished (const char *name, gpointer data, gpointer user_data)
 {
   Fixture *f = user_data;
 
-  g_assert_cmpstr (((Record *) data)->name, ==, name);
+  g_assert_cmpstr (qga_caller_name (data), ==, name);
   g_ptr_array_add (f->vanished, g_strdup (name));
 }
 
 static const QgaCallersFuncs funcs = {
-  .new_record = record_new,
-  .free_record = record_free,
   .is_idle = record_is_idle,
   .vanished = record_vanished,
 };
@@ -68,9 +43,8 @@ static const QgaCallersFuncs funcs = {
 static void
 fixture_setup (Fixture *f, gconstpointer user_data)
 {
-  current = f;
   f->vanished = g_ptr_array_new_with_free_func (g_free);
-  f->callers = qga_callers_new (qt_bus (), 2, "things in test", &funcs, f);
+  f->callers = qga_callers_new (qt_bus (), 2, sizeof (Record), "things in test", &funcs, f);
 }
 
 static void
@@ -78,13 +52,12 @@ fixture_teardown (Fixture *f, gconstpointer user_data)
 {
   g_clear_pointer (&f->callers, qga_callers_free);
   g_ptr_array_unref (f->vanished);
-  current = NULL;
 }
 
 static void
 count_record (const char *name, gpointer record, gpointer user_data)
 {
-  g_assert_cmpstr (((Record *) record)->name, ==, name);
+  g_assert_cmpstr (qga_caller_name (record), ==, name);
   (*(guint *) user_data)++;
 }
 
@@ -104,9 +77,15 @@ test_bound (Fixture *f, gconstpointer user_data)
   ra = qga_callers_track (f->callers, name_a, &error);
   g_assert_no_error (error);
   g_assert_nonnull (ra);
+  g_assert_false (ra->busy);                      /* made zeroed */
+  g_assert_cmpstr (qga_caller_name (ra), ==, name_a);
+  ra->busy = TRUE;
+  ra->calls = 7;
   g_assert_true (qga_callers_track (f->callers, name_a, NULL) == ra);   /* the same record */
+  g_assert_cmpuint (ra->calls, ==, 7);
   rb = qga_callers_track (f->callers, name_b, &error);
   g_assert_no_error (error);
+  rb->busy = TRUE;
   g_assert_cmpuint (qga_callers_count (f->callers), ==, 2);
 
   /* full of busy callers: the third is refused */
@@ -120,9 +99,10 @@ test_bound (Fixture *f, gconstpointer user_data)
   rc = qga_callers_track (f->callers, name_c, &error);
   g_assert_no_error (error);
   g_assert_nonnull (rc);
+  rc->busy = TRUE;
   g_assert_null (qga_callers_lookup (f->callers, name_a));
   g_assert_true (qga_callers_lookup (f->callers, name_b) == rb);
-  g_assert_cmpuint (f->freed, ==, 1);
+  g_assert_cmpstr (qga_caller_name (rb), ==, name_b);
   qga_callers_foreach (f->callers, count_record, &n);
   g_assert_cmpuint (n, ==, 2);
 
@@ -138,10 +118,16 @@ test_bound (Fixture *f, gconstpointer user_data)
   g_assert_true (qt_wait_name_owned (name_a, FALSE, qt_ms (5000)));
   g_assert_false (QT_WAIT (f->vanished->len > 1, 300));
 
+  /* remove forgets one without vanished */
+  g_assert_true (qga_callers_remove (f->callers, name_b));
+  g_assert_false (qga_callers_remove (f->callers, name_b));
+  g_assert_null (qga_callers_lookup (f->callers, name_b));
+  g_assert_nonnull (qga_callers_track (f->callers, name_b, NULL));
+
   /* clear forgets b without vanished */
   qga_callers_clear (f->callers);
   g_assert_cmpuint (qga_callers_count (f->callers), ==, 0);
-  g_assert_cmpuint (f->freed, ==, 3);
+  g_assert_null (qga_callers_lookup (f->callers, name_b));
   qt_bus_close (b);
   g_assert_false (QT_WAIT (f->vanished->len > 1, 300));
 }
