@@ -18,6 +18,7 @@ struct _BridgeAgent {
   BridgeClients *clients;
   BridgeStats *stats;
   QgaBusBudget *budget;
+  BridgeAdmission *admission;    /* not a reference: bridge-main's, outlives us */
   gsize max_message_size;
   gsize held_bytes;        /* argument text of calls waiting for the host */
   gsize max_held_bytes;
@@ -372,8 +373,11 @@ method_call (GDBusConnection *connection, const char *sender, const char *object
              GDBusMethodInvocation *invocation, gpointer user_data)
 {
   QgaGuestAgent *agent = QGA_GUEST_AGENT (user_data);
+  BridgeAdmission *admission = BRIDGE_AGENT (user_data)->admission;
   const char *first, *second;
 
+  if (admission != NULL && bridge_admission_counts (method_name))
+    bridge_admission_hand_over (admission, invocation);
   if (g_str_equal (method_name, "Ping"))
     handle_ping (agent, invocation);
   else if (g_str_equal (method_name, "GetHostInfo"))
@@ -454,6 +458,12 @@ static void
 on_client_vanished (BridgeClients *clients, const char *sender, gpointer user_data)
 {
   bridge_dispatcher_cancel_owner (BRIDGE_AGENT (user_data)->dispatcher, sender);
+}
+
+void
+bridge_agent_set_admission (BridgeAgent *agent, BridgeAdmission *admission)
+{
+  agent->admission = admission;
 }
 
 BridgeAgent *

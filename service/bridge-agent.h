@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include "bridge-admission.h"
 #include "qga-bus-budget.h"
 #include "bridge-channel.h"
 #include "bridge-clients.h"
@@ -26,5 +27,9 @@ G_DECLARE_FINAL_TYPE (BridgeAgent, bridge_agent, BRIDGE, AGENT, QgaGuestAgentSke
 BridgeAgent *bridge_agent_new (const BridgeConfig *config, BridgeChannel *channel,
                                BridgeDispatcher *dispatcher, BridgeClients *clients,
                                BridgeStats *stats, QgaBusBudget *budget);
+
+/* The filter that counted the calls this object is handed (see
+ * bridge-admission.h); it must outlive the agent. */
+void bridge_agent_set_admission (BridgeAgent *agent, BridgeAdmission *admission);
 
 G_END_DECLS

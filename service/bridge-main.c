@@ -35,6 +35,7 @@ typedef struct {
   BridgeClipboard *clipboard;
   BridgeSessionsObject *sessions_object;
   QgaBusBudget *budget;
+  BridgeAdmission *admission;
   QgaBusName *name;
 } Bridge;
 
@@ -244,12 +245,15 @@ start (Bridge *bridge, GError **error)
   bridge_dispatcher_set_window (bridge->dispatcher, bridge->config.host_window);
   bridge->budget = qga_bus_budget_new (bridge->connection, bridge->config.max_queue_size);
   g_signal_connect (bridge->budget, "hold-changed", G_CALLBACK (on_bus_hold_changed), bridge);
+  /* before the object is exported: every counted call passes the filter */
+  bridge->admission = bridge_admission_new (bridge->connection, bridge->config.max_pending);
   bridge->clients = bridge_clients_new (bridge->connection, bridge->config.max_clients,
                                         bridge->config.max_pending);
   bridge->stats = bridge_stats_new (bridge->connection, bridge->channel, bridge->dispatcher,
                                     bridge->config.max_clients);
   bridge->agent = bridge_agent_new (&bridge->config, bridge->channel, bridge->dispatcher,
                                     bridge->clients, bridge->stats, bridge->budget);
+  bridge_agent_set_admission (bridge->agent, bridge->admission);
   if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (bridge->agent),
                                          bridge->connection, BRIDGE_OBJECT_PATH, error))
     return FALSE;
@@ -298,6 +302,7 @@ stop (Bridge *bridge)
   g_clear_object (&bridge->clipboard);
   g_clear_object (&bridge->sessions);
   g_clear_object (&bridge->agent);
+  g_clear_pointer (&bridge->admission, bridge_admission_free);
   g_clear_object (&bridge->stats);
   g_clear_object (&bridge->clients);
   g_clear_object (&bridge->dispatcher);

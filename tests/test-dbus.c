@@ -712,6 +712,34 @@ test_max_pending (Fixture *f, gconstpointer user_data)
 
   /* the slots are free again */
   assert_echo_works (a);
+
+  /* calls refused before they reach the host (GDBus's own argument check,
+   * and ours) give their slot back too: after ten of each, the caller still
+   * has all four */
+  for (guint i = 0; i < 10; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) reply = g_dbus_connection_call_sync (
+          a, QT_BUS_NAME, QT_OBJECT_PATH, QT_INTERFACE, "Call", g_variant_new ("(s)", "host-echo"),
+          NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+
+      g_assert_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS);
+      g_clear_error (&error);
+      reply = qt_call_sync (a, "Call", g_variant_new ("(ss)", "not-a-host-command", ""), "(s)", &error);
+      g_assert_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS);
+    }
+  for (guint i = 0; i < N - 1; i++)
+    {
+      tokens[i] = new_token ();
+      calls[i] = start_echo (a, tokens[i], delay);
+    }
+  for (guint i = 0; i < N - 1; i++)
+    {
+      g_assert_true (qt_call_wait (calls[i], (guint) delay + qt_ms (5000)));
+      g_assert_no_error (calls[i]->error);
+      qt_call_free (calls[i]);
+      g_free (tokens[i]);
+    }
   qt_bus_close (a);
   qt_bus_close (b);
 }
