@@ -95,15 +95,9 @@ struct _QgaDesktopClipboardX11 {
 
   X11Selection selections[QGA_N_SELECTIONS];
 
-  GPtrArray *reads;               /* X11Read, in progress */
+  QgaDesktopTransfers transfers;  /* of X11Read and X11Serve */
   xcb_atom_t read_properties[X11_READ_PROPERTIES];
   guint next_read_property;
-
-  GPtrArray *serves;              /* X11Serve, in progress */
-  guint64 serve_buffered;         /* bytes the serves hold, all together */
-
-  /* other clients choose how often we refuse them: their lines are counted */
-  QgaRateLimit refusals;
 };
 
 /* --- qga-desktop-x11.c --- */
@@ -149,7 +143,6 @@ gboolean x11_serves_handle_property_notify (QgaDesktopClipboardX11 *self,
                                             xcb_property_notify_event_t *event);
 /* An X error about window: the serves for it end. */
 void x11_serves_handle_error (QgaDesktopClipboardX11 *self, xcb_generic_error_t *error);
-void x11_serves_abandon_all (QgaDesktopClipboardX11 *self);
 void x11_serve_free (X11Serve *serve);
 
 /* --- qga-desktop-x11-targets.c --- */

@@ -12,9 +12,7 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <glib-unix.h>
 
@@ -28,144 +26,47 @@ typedef enum {
 } ReadState;
 
 struct _X11Read {
+  QgaDesktopRead base;
   QgaDesktopClipboardX11 *self;   /* not a reference: the task holds one */
-  GTask *task;
-  QgaSelectionId selection;
   guint generation;               /* of the owner asked */
-  char *mime_type;
   xcb_atom_t target;
   xcb_atom_t property;
   X11Encoding encoding;
-  int fd;
   ReadState state;
   gboolean incr;
   gsize property_offset;          /* the next byte of the property to fetch */
   gboolean property_exhausted;    /* the slice being written is its last */
   GByteArray *pending;            /* the slice, to write into fd */
   gsize pending_offset;
-  guint64 bytes;                  /* written into fd */
-  guint fd_watch;
-  guint timer;
-  gint64 last_progress;
-  GSource *cancel_source;
 };
 
 void
 x11_read_free (X11Read *read)
 {
-  g_clear_handle_id (&read->fd_watch, g_source_remove);
-  g_clear_handle_id (&read->timer, g_source_remove);
-  if (read->cancel_source != NULL)
-    {
-      g_source_destroy (read->cancel_source);
-      g_clear_pointer (&read->cancel_source, g_source_unref);
-    }
-  if (read->fd >= 0)
-    close (read->fd);
+  qga_desktop_read_clear (&read->base);
   g_clear_pointer (&read->pending, g_byte_array_unref);
-  g_clear_object (&read->task);
-  g_free (read->mime_type);
   g_free (read);
 }
 
-/* Ends the read: the task returns once the read is out of the list, so
- * that its callback may start the next one. */
 static void
-read_finish (X11Read *read, GError *error)
+read_ending (QgaDesktopRead *base)
 {
+  X11Read *read = (X11Read *) base;
   QgaDesktopClipboardX11 *self = read->self;
-  g_autoptr(GTask) task = g_object_ref (read->task);
-  guint64 bytes = read->bytes;
-  guint index;
 
   if (self->connection != NULL && !self->broken)
     xcb_delete_property (self->connection, self->window, read->property);
-  if (g_ptr_array_find (self->reads, read, &index))
-    g_ptr_array_steal_index_fast (self->reads, index);
-  if (error != NULL)
-    g_debug ("reading %s from %s: %s", read->mime_type,
-             qga_clipboard_selection_name (read->selection), error->message);
-  x11_read_free (read);
-  qga_desktop_read_return (task, bytes, error);
 }
 
-static void G_GNUC_PRINTF (3, 4)
-read_fail (X11Read *read, QgaErrorCode code, const char *format, ...)
-{
-  va_list args;
-  g_autofree char *message = NULL;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-  read_finish (read, g_error_new_literal (QGA_ERROR, code, message));
-}
+static void read_pump (X11Read *read);
 
 static void
-read_progress (X11Read *read)
+read_resume (QgaDesktopRead *base)
 {
-  read->last_progress = g_get_monotonic_time ();
+  read_pump ((X11Read *) base);
 }
 
-/* Over max-size: refused with a line in the log, whatever was written
- * reported as a failure. */
-static gboolean
-read_check_size (X11Read *read, guint64 more)
-{
-  guint64 max_size = qga_desktop_clipboard_get_max_size (QGA_DESKTOP_CLIPBOARD (read->self));
-
-  if (more <= max_size && read->bytes <= max_size - more)
-    return TRUE;
-  if (qga_rate_limit_allow (&read->self->refusals))
-    g_message ("desktop clipboard: refused %s from the %s selection: the content is over %"
-               G_GUINT64_FORMAT " bytes", read->mime_type,
-               qga_clipboard_selection_name (read->selection), max_size);
-  read_fail (read, QGA_ERROR_LIMIT_EXCEEDED, "the content is over %" G_GUINT64_FORMAT " bytes",
-             max_size);
-  return FALSE;
-}
-
-/* --- timers and cancellation --- */
-
-static gboolean
-on_read_timer (gpointer user_data)
-{
-  X11Read *read = user_data;
-  guint timeout_ms = qga_desktop_clipboard_get_timeout_ms (QGA_DESKTOP_CLIPBOARD (read->self));
-
-  if (g_get_monotonic_time () - read->last_progress < (gint64) timeout_ms * 1000)
-    return G_SOURCE_CONTINUE;
-  read->timer = 0;
-  read_fail (read, QGA_ERROR_TIMEOUT, "the owner of the %s selection sent nothing for %u ms",
-             qga_clipboard_selection_name (read->selection), timeout_ms);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-on_read_cancelled (GCancellable *cancellable, gpointer user_data)
-{
-  X11Read *read = user_data;
-
-  read_fail (read, QGA_ERROR_CANCELLED, "the read was cancelled");
-  return G_SOURCE_REMOVE;
-}
-
-static void
-read_start_timers (X11Read *read)
-{
-  guint timeout_ms = qga_desktop_clipboard_get_timeout_ms (QGA_DESKTOP_CLIPBOARD (read->self));
-  GCancellable *cancellable = g_task_get_cancellable (read->task);
-
-  read_progress (read);
-  read->timer = g_timeout_add (CLAMP (timeout_ms / 4, 10, 1000), on_read_timer, read);
-  if (cancellable != NULL)
-    {
-      read->cancel_source = g_cancellable_source_new (cancellable);
-      g_source_set_callback (read->cancel_source, (GSourceFunc) (void (*) (void)) on_read_cancelled,
-                             read, NULL);
-      g_source_attach (read->cancel_source, NULL);
-    }
-}
+static const QgaDesktopReadOps read_ops = { read_ending, read_resume };
 
 /* --- the content: property slices → fd --- */
 
@@ -202,73 +103,50 @@ read_take_slice (X11Read *read, xcb_get_property_reply_t *reply)
     append_latin1_as_utf8 (read->pending, data, length);
   else
     g_byte_array_append (read->pending, data, length);
-  if (!read_check_size (read, read->pending->len))
+  if (!qga_desktop_read_check_size (&read->base, read->pending->len))
     return FALSE;
   read->state = READ_WRITING;
-  read_progress (read);
+  qga_desktop_read_progress (&read->base);
   return TRUE;
+}
+
+/* A slice of our property from offset; NULL if that failed (the read
+ * ended). */
+static xcb_get_property_reply_t *
+read_get_property (X11Read *read, gsize offset)
+{
+  QgaDesktopClipboardX11 *self = read->self;
+  xcb_get_property_reply_t *reply =
+    x11_get_property (self, self->window, read->property, offset, X11_PROPERTY_SLICE);
+
+  if (reply == NULL)
+    qga_desktop_read_fail (&read->base, QGA_ERROR_GENERIC_ERROR,
+                           "cannot read the X property holding the content");
+  return reply;
+}
+
+/* The size of the whole property, of which reply has a slice. */
+static guint64
+property_size (xcb_get_property_reply_t *reply)
+{
+  return xcb_get_property_value_length (reply) + (guint64) reply->bytes_after;
 }
 
 static gboolean
 read_fetch_slice (X11Read *read)
 {
-  QgaDesktopClipboardX11 *self = read->self;
-  g_autofree xcb_get_property_reply_t *reply =
-    x11_get_property (self, self->window, read->property, read->property_offset, X11_PROPERTY_SLICE);
+  g_autofree xcb_get_property_reply_t *reply = read_get_property (read, read->property_offset);
 
-  if (reply == NULL)
-    {
-      read_fail (read, QGA_ERROR_GENERIC_ERROR, "cannot read the X property holding the content");
-      return FALSE;
-    }
-  return read_take_slice (read, reply);
+  return reply != NULL && read_take_slice (read, reply);
 }
 
-static void read_pump (X11Read *read);
-
-static gboolean
-on_fd_writable (int fd, GIOCondition condition, gpointer user_data)
-{
-  X11Read *read = user_data;
-
-  read->fd_watch = 0;
-  read_pump (read);
-  return G_SOURCE_REMOVE;
-}
-
-/* Write the slice into fd as far as it takes it now: TRUE when all of it
- * is written; FALSE when fd is full (a watch waits for it) or failed (the
- * read ended). */
+/* Write the slice into fd: TRUE when all of it is written. */
 static gboolean
 read_write_slice (X11Read *read)
 {
-  while (read->pending_offset < read->pending->len)
-    {
-      gssize n = write (read->fd, read->pending->data + read->pending_offset,
-                        read->pending->len - read->pending_offset);
-
-      if (n > 0)
-        {
-          read->pending_offset += n;
-          read->bytes += n;
-          read_progress (read);
-        }
-      else if (n < 0 && errno == EINTR)
-        continue;
-      else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-        {
-          read->fd_watch = g_unix_fd_add (read->fd, G_IO_OUT, on_fd_writable, read);
-          return FALSE;
-        }
-      else
-        {
-          int saved = errno;
-
-          read_fail (read, QGA_ERROR_GENERIC_ERROR, "cannot write the content: %s",
-                     n < 0 ? g_strerror (saved) : "nothing written");
-          return FALSE;
-        }
-    }
+  if (!qga_desktop_read_write (&read->base, read->pending->data, read->pending->len,
+                               &read->pending_offset))
+    return FALSE;
   g_clear_pointer (&read->pending, g_byte_array_unref);
   return TRUE;
 }
@@ -291,7 +169,7 @@ read_pump (X11Read *read)
     }
   if (!read->incr)
     {
-      read_finish (read, NULL);
+      qga_desktop_read_finish (&read->base, NULL);
       return;
     }
   /* Deleting the property is what asks the owner for the next chunk. */
@@ -315,8 +193,9 @@ read_take_text_type (X11Read *read, xcb_atom_t type)
       read->encoding = X11_ENCODING_LATIN1;
       return TRUE;
     }
-  read_fail (read, QGA_ERROR_NO_DATA, "the owner gave TEXT as %s, which is not converted",
-             x11_atom_name (self, type) != NULL ? x11_atom_name (self, type) : "?");
+  qga_desktop_read_fail (&read->base, QGA_ERROR_NO_DATA,
+                         "the owner gave TEXT as %s, which is not converted",
+                         x11_atom_name (self, type) != NULL ? x11_atom_name (self, type) : "?");
   return FALSE;
 }
 
@@ -324,19 +203,17 @@ static void
 read_handle_answer (X11Read *read)
 {
   QgaDesktopClipboardX11 *self = read->self;
-  g_autofree xcb_get_property_reply_t *reply =
-    x11_get_property (self, self->window, read->property, 0, X11_PROPERTY_SLICE);
+  g_autofree xcb_get_property_reply_t *reply = read_get_property (read, 0);
 
   if (reply == NULL)
-    {
-      read_fail (read, QGA_ERROR_GENERIC_ERROR, "cannot read the X property holding the content");
-      return;
-    }
+    return;
   if (reply->type == XCB_ATOM_NONE)
     {
       /* ICCCM §2.4: no such property is a failed conversion */
-      read_fail (read, QGA_ERROR_NO_DATA, "the owner of the %s selection announced %s but gave nothing",
-                 qga_clipboard_selection_name (read->selection), read->mime_type);
+      qga_desktop_read_fail (&read->base, QGA_ERROR_NO_DATA,
+                             "the owner of the %s selection announced %s but gave nothing",
+                             qga_clipboard_selection_name (read->base.selection),
+                             read->base.mime_type);
       return;
     }
   if (reply->type == self->atoms[X11_ATOM_INCR])
@@ -346,17 +223,17 @@ read_handle_answer (X11Read *read)
 
       if (reply->format == 32 && xcb_get_property_value_length (reply) >= 4)
         lower_bound = *(guint32 *) xcb_get_property_value (reply);
-      if (!read_check_size (read, lower_bound))
+      if (!qga_desktop_read_check_size (&read->base, lower_bound))
         return;
-      g_debug ("reading %s from %s by INCR (at least %" G_GUINT64_FORMAT " bytes)", read->mime_type,
-               qga_clipboard_selection_name (read->selection), lower_bound);
+      g_debug ("reading %s from %s by INCR (at least %" G_GUINT64_FORMAT " bytes)",
+               read->base.mime_type, qga_clipboard_selection_name (read->base.selection), lower_bound);
       read->incr = TRUE;
       read->state = READ_WAIT_CHUNK;
-      read_progress (read);
+      qga_desktop_read_progress (&read->base);
       xcb_delete_property (self->connection, self->window, read->property);
       return;
     }
-  if (!read_check_size (read, xcb_get_property_value_length (reply) + (guint64) reply->bytes_after) ||
+  if (!qga_desktop_read_check_size (&read->base, property_size (reply)) ||
       !read_take_text_type (read, reply->type))
     return;
   if (read_take_slice (read, reply))
@@ -366,21 +243,16 @@ read_handle_answer (X11Read *read)
 static void
 read_handle_chunk (X11Read *read)
 {
-  QgaDesktopClipboardX11 *self = read->self;
-  g_autofree xcb_get_property_reply_t *reply =
-    x11_get_property (self, self->window, read->property, 0, X11_PROPERTY_SLICE);
+  g_autofree xcb_get_property_reply_t *reply = read_get_property (read, 0);
 
   if (reply == NULL)
-    {
-      read_fail (read, QGA_ERROR_GENERIC_ERROR, "cannot read the X property holding the content");
-      return;
-    }
+    return;
   if (xcb_get_property_value_length (reply) == 0 && reply->bytes_after == 0)
     {
-      read_finish (read, NULL);   /* the empty chunk: the end */
+      qga_desktop_read_finish (&read->base, NULL);   /* the empty chunk: the end */
       return;
     }
-  if (!read_check_size (read, xcb_get_property_value_length (reply) + (guint64) reply->bytes_after))
+  if (!qga_desktop_read_check_size (&read->base, property_size (reply)))
     return;
   if (read_take_slice (read, reply))
     read_pump (read);
@@ -389,9 +261,9 @@ read_handle_chunk (X11Read *read)
 static X11Read *
 find_read (QgaDesktopClipboardX11 *self, ReadState state, xcb_atom_t property)
 {
-  for (guint i = 0; i < self->reads->len; i++)
+  for (guint i = 0; i < self->transfers.reads->len; i++)
     {
-      X11Read *read = g_ptr_array_index (self->reads, i);
+      X11Read *read = g_ptr_array_index (self->transfers.reads, i);
 
       if (read->state == state && read->property == property)
         return read;
@@ -407,19 +279,21 @@ x11_reads_handle_selection_notify (QgaDesktopClipboardX11 *self, xcb_selection_n
   if (event->property != XCB_ATOM_NONE)
     read = find_read (self, READ_WAIT_ANSWER, event->property);
   else
-    for (guint i = 0; i < self->reads->len && read == NULL; i++)
+    for (guint i = 0; i < self->transfers.reads->len && read == NULL; i++)
       {
-        X11Read *candidate = g_ptr_array_index (self->reads, i);
+        X11Read *candidate = g_ptr_array_index (self->transfers.reads, i);
 
         if (candidate->state == READ_WAIT_ANSWER && candidate->target == event->target &&
-            self->selection_atoms[candidate->selection] == event->selection)
+            self->selection_atoms[candidate->base.selection] == event->selection)
           read = candidate;
       }
   if (read == NULL)
     return FALSE;
   if (event->property == XCB_ATOM_NONE)
-    read_fail (read, QGA_ERROR_NO_DATA, "the owner of the %s selection refused to give %s",
-               qga_clipboard_selection_name (read->selection), read->mime_type);
+    qga_desktop_read_fail (&read->base, QGA_ERROR_NO_DATA,
+                           "the owner of the %s selection refused to give %s",
+                           qga_clipboard_selection_name (read->base.selection),
+                           read->base.mime_type);
   else
     read_handle_answer (read);
   return TRUE;
@@ -444,23 +318,22 @@ x11_reads_owner_gone (QgaDesktopClipboardX11 *self, QgaSelectionId selection, gu
 {
   /* Backwards: a read that ends leaves the list. A read whose content is
    * whole in our property already does not need its owner any more. */
-  for (guint i = self->reads->len; i > 0; i--)
+  for (guint i = self->transfers.reads->len; i > 0; i--)
     {
-      X11Read *read = g_ptr_array_index (self->reads, i - 1);
+      X11Read *read = g_ptr_array_index (self->transfers.reads, i - 1);
 
-      if (i - 1 < self->reads->len && read->selection == selection &&
+      if (i - 1 < self->transfers.reads->len && read->base.selection == selection &&
           read->generation == generation && (read->incr || read->state == READ_WAIT_ANSWER))
-        read_fail (read, QGA_ERROR_GENERIC_ERROR,
-                   "the owner of the %s selection left before the end of its data",
-                   qga_clipboard_selection_name (selection));
+        qga_desktop_read_fail (&read->base, QGA_ERROR_GENERIC_ERROR,
+                               "the owner of the %s selection left before the end of its data",
+                               qga_clipboard_selection_name (selection));
     }
 }
 
 void
 x11_reads_fail_all (QgaDesktopClipboardX11 *self, const GError *error)
 {
-  while (self->reads->len > 0)
-    read_finish (g_ptr_array_index (self->reads, self->reads->len - 1), g_error_copy (error));
+  qga_desktop_reads_fail_all (&self->transfers, error);
 }
 
 /* --- starting --- */
@@ -523,8 +396,8 @@ pick_property (QgaDesktopClipboardX11 *self)
       gboolean in_use = FALSE;
 
       self->next_read_property = (self->next_read_property + 1) % X11_READ_PROPERTIES;
-      for (guint i = 0; i < self->reads->len && !in_use; i++)
-        in_use = ((X11Read *) g_ptr_array_index (self->reads, i))->property == property;
+      for (guint i = 0; i < self->transfers.reads->len && !in_use; i++)
+        in_use = ((X11Read *) g_ptr_array_index (self->transfers.reads, i))->property == property;
       if (!in_use)
         return property;
     }
@@ -538,9 +411,8 @@ check_can_read (QgaDesktopClipboardX11 *self, X11Selection *selection, QgaSelect
   if (self->broken)
     g_set_error (error, QGA_ERROR, QGA_ERROR_GENERIC_ERROR,
                  "lost the connection to X display %s", self->display_name);
-  else if (self->reads->len >= QGA_DESKTOP_MAX_READS)
-    g_set_error (error, QGA_ERROR, QGA_ERROR_LIMIT_EXCEEDED,
-                 "%d reads of the desktop clipboard are in progress already", QGA_DESKTOP_MAX_READS);
+  else if (!qga_desktop_reads_check_room (&self->transfers, error))
+    return FALSE;
   else if (x11_target_to_mime_type (mime_type) == NULL)
     g_set_error (error, QGA_ERROR, QGA_ERROR_NO_DATA,
                  "%s is not a type an X selection carries", mime_type);
@@ -560,6 +432,7 @@ x11_read_start (QgaDesktopClipboardX11 *self, QgaSelectionId id, const char *mim
   GError *error = NULL;
   xcb_atom_t target = XCB_ATOM_NONE;
   X11Encoding encoding = X11_ENCODING_AS_IS;
+  xcb_atom_t property;
   X11Read *read;
 
   if (check_can_read (self, selection, id, mime_type, &error) &&
@@ -570,24 +443,19 @@ x11_read_start (QgaDesktopClipboardX11 *self, QgaSelectionId id, const char *mim
     g_prefix_error (&error, "the file descriptor to write to: ");
   if (error != NULL)
     {
-      close (fd);
-      qga_desktop_read_return (task, 0, error);
+      qga_desktop_read_refuse (task, fd, error);
       return;
     }
 
-  read = g_new0 (X11Read, 1);
+  property = pick_property (self);
+  read = qga_desktop_read_new (sizeof (X11Read), &read_ops, QGA_DESKTOP_CLIPBOARD (self),
+                               &self->transfers, task, id, mime_type, fd);
   read->self = self;
-  read->task = g_object_ref (task);
-  read->selection = id;
   read->generation = selection->generation;
-  read->mime_type = g_strdup (mime_type);
   read->target = target;
   read->encoding = encoding;
-  read->fd = fd;
-  read->property = pick_property (self);
+  read->property = property;
   read->state = READ_WAIT_ANSWER;
-  g_ptr_array_add (self->reads, read);
-  read_start_timers (read);
   xcb_delete_property (self->connection, self->window, read->property);
   xcb_convert_selection (self->connection, self->window, self->selection_atoms[id], target,
                          read->property, XCB_CURRENT_TIME);

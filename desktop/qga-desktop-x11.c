@@ -455,7 +455,7 @@ connection_failed (QgaDesktopClipboardX11 *self)
   error = g_error_new (QGA_ERROR, QGA_ERROR_GENERIC_ERROR,
                        "lost the connection to X display %s", self->display_name);
   x11_reads_fail_all (self, error);
-  x11_serves_abandon_all (self);
+  qga_desktop_transfers_abandon_serves (&self->transfers);
   for (guint i = 0; i < QGA_N_SELECTIONS; i++)
     {
       stop_fetch_timeout (&self->selections[i]);
@@ -643,10 +643,7 @@ qga_desktop_clipboard_x11_new (const char *display, guint64 max_size, guint time
   g_autoptr(QgaDesktopClipboardX11) self = NULL;
 
   g_return_val_if_fail (display != NULL, NULL);
-  self = g_object_new (QGA_TYPE_DESKTOP_CLIPBOARD_X11,
-                       "max-size", max_size != 0 ? max_size : QGA_CLIPBOARD_DEFAULT_MAX_SIZE,
-                       "timeout-ms", timeout_ms != 0 ? timeout_ms : QGA_DESKTOP_DEFAULT_TIMEOUT_MS,
-                       NULL);
+  self = qga_desktop_clipboard_new_backend (QGA_TYPE_DESKTOP_CLIPBOARD_X11, max_size, timeout_ms);
   self->display_name = g_strdup (display);
   if (!connect_display (self, error))
     return NULL;
@@ -758,8 +755,7 @@ qga_desktop_clipboard_x11_dispose (GObject *object)
 {
   QgaDesktopClipboardX11 *self = QGA_DESKTOP_CLIPBOARD_X11 (object);
 
-  /* reads hold a reference through their task: none is left here */
-  x11_serves_abandon_all (self);
+  qga_desktop_transfers_dispose (&self->transfers);
   for (guint i = 0; i < QGA_N_SELECTIONS; i++)
     {
       stop_fetch_timeout (&self->selections[i]);
@@ -772,7 +768,6 @@ qga_desktop_clipboard_x11_dispose (GObject *object)
       g_clear_pointer (&self->source, g_source_unref);
     }
   g_queue_clear_full (&self->deferred_events, free);
-  qga_rate_limit_clear (&self->refusals);
   if (self->connection != NULL)
     {
       xcb_disconnect (self->connection);
@@ -786,8 +781,7 @@ qga_desktop_clipboard_x11_finalize (GObject *object)
 {
   QgaDesktopClipboardX11 *self = QGA_DESKTOP_CLIPBOARD_X11 (object);
 
-  g_ptr_array_unref (self->reads);
-  g_ptr_array_unref (self->serves);
+  qga_desktop_transfers_finalize (&self->transfers);
   g_hash_table_unref (self->atom_names);
   g_free (self->display_name);
   G_OBJECT_CLASS (qga_desktop_clipboard_x11_parent_class)->finalize (object);
@@ -797,10 +791,9 @@ static void
 qga_desktop_clipboard_x11_init (QgaDesktopClipboardX11 *self)
 {
   g_queue_init (&self->deferred_events);
-  self->reads = g_ptr_array_new_with_free_func ((GDestroyNotify) x11_read_free);
-  self->serves = g_ptr_array_new_with_free_func ((GDestroyNotify) x11_serve_free);
+  qga_desktop_transfers_init (&self->transfers, (GDestroyNotify) x11_read_free,
+                              (GDestroyNotify) x11_serve_free);
   self->atom_names = g_hash_table_new_full (NULL, NULL, NULL, g_free);
-  self->refusals = (QgaRateLimit) QGA_RATE_LIMIT_INIT ("refused desktop clipboard transfers");
   for (guint i = 0; i < QGA_N_SELECTIONS; i++)
     {
       self->selections[i].self = self;

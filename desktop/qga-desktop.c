@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "qga-desktop-private.h"
+#include "qga-desktop-wayland.h"
 #include "qga-desktop-x11.h"
 #include "qga-error.h"
 
@@ -149,6 +150,15 @@ qga_desktop_read_return (GTask *task, guint64 bytes, GError *error)
     g_task_return_int (task, (gssize) bytes);
 }
 
+gpointer
+qga_desktop_clipboard_new_backend (GType type, guint64 max_size, guint timeout_ms)
+{
+  return g_object_new (type,
+                       "max-size", max_size != 0 ? max_size : QGA_CLIPBOARD_DEFAULT_MAX_SIZE,
+                       "timeout-ms", timeout_ms != 0 ? timeout_ms : QGA_DESKTOP_DEFAULT_TIMEOUT_MS,
+                       NULL);
+}
+
 static void
 qga_desktop_clipboard_get_property (GObject *object, guint prop_id, GValue *value,
                                     GParamSpec *pspec)
@@ -227,19 +237,36 @@ qga_desktop_clipboard_new (guint64 max_size, guint timeout_ms, GError **error)
 {
   const char *wayland_display = g_getenv ("WAYLAND_DISPLAY");
   const char *x11_display = g_getenv ("DISPLAY");
+  gboolean have_x11 = x11_display != NULL && *x11_display != '\0';
   QgaDesktopClipboard *clipboard;
 
-  /* The Wayland data-control backend (wlr/ext-data-control) goes here,
-   * before X11: under a Wayland compositor, DISPLAY is Xwayland's, which
-   * sees only what X clients copy. */
+  /* Wayland first: under a Wayland compositor, DISPLAY is Xwayland's,
+   * which sees only what X clients copy. */
   if (wayland_display != NULL && *wayland_display != '\0')
-    g_message ("desktop clipboard: WAYLAND_DISPLAY=%s, but there is no Wayland backend yet%s",
-               wayland_display, x11_display != NULL && *x11_display != '\0'
-               ? "; using X11 (Xwayland: X clients only)" : "");
-  if (x11_display == NULL || *x11_display == '\0')
+    {
+      g_autoptr(GError) wayland_error = NULL;
+
+      clipboard = qga_desktop_clipboard_wayland_new (wayland_display, max_size, timeout_ms,
+                                                     &wayland_error);
+      if (clipboard != NULL)
+        {
+          g_message ("desktop clipboard: Wayland backend on display %s (%s)", wayland_display,
+                     qga_desktop_clipboard_wayland_get_protocol (QGA_DESKTOP_CLIPBOARD_WAYLAND (clipboard)));
+          return clipboard;
+        }
+      g_message ("desktop clipboard: %s", wayland_error->message);
+      if (!have_x11)
+        {
+          g_propagate_error (error, g_steal_pointer (&wayland_error));
+          return NULL;
+        }
+      g_message ("desktop clipboard: falling back to X11 on DISPLAY=%s (Xwayland: only X "
+                 "applications' copies are seen, and only they see ours)", x11_display);
+    }
+  if (!have_x11)
     {
       g_set_error_literal (error, QGA_ERROR, QGA_ERROR_NOT_SUPPORTED,
-                           "no display for the desktop clipboard: DISPLAY is not set");
+                           "no display for the desktop clipboard: neither WAYLAND_DISPLAY nor DISPLAY is set");
       return NULL;
     }
   clipboard = qga_desktop_clipboard_x11_new (x11_display, max_size, timeout_ms, error);

@@ -2,8 +2,8 @@
  *
  * QgaDesktopClipboard is one program's view of the desktop session's
  * selections (CLIPBOARD and PRIMARY), the same for the guest's desktop
- * client and for 'qga-host clipboard sync'. A backend (X11 now, Wayland
- * data-control later) subclasses it; qga_desktop_clipboard_new() picks one
+ * client and for 'qga-host clipboard sync'. A backend (X11, Wayland
+ * data-control) subclasses it; qga_desktop_clipboard_new() picks one
  * from the environment. Everything is lazy, both ways:
  *
  *  - another program copies: owner-changed announces the selection and the
@@ -75,16 +75,18 @@ struct _QgaDesktopClipboardClass {
   gpointer padding[8];
 };
 
-/* The backend for this session: X11 when DISPLAY is set (Wayland's
- * data-control, when it exists, will come first for WAYLAND_DISPLAY). Logs
- * which. max_size bounds every content (0: QGA_CLIPBOARD_DEFAULT_MAX_SIZE),
+/* The backend for this session, logged: Wayland (data-control) when
+ * WAYLAND_DISPLAY is set; X11 when DISPLAY is set and there is no
+ * WAYLAND_DISPLAY, or the compositor cannot be used (no data-control:
+ * Xwayland then, which sees X applications only; both facts logged).
+ * max_size bounds every content (0: QGA_CLIPBOARD_DEFAULT_MAX_SIZE),
  * timeout_ms a transfer without progress (0: the default). Errors:
  * QGA_ERROR_NOT_SUPPORTED when there is no display to use, or the
  * backend's own when it cannot connect. */
 QgaDesktopClipboard *qga_desktop_clipboard_new (guint64 max_size, guint timeout_ms,
                                                 GError **error);
 
-/* "x11", ... */
+/* "x11" or "wayland" */
 const char *qga_desktop_clipboard_get_backend_name (QgaDesktopClipboard *clipboard);
 guint64 qga_desktop_clipboard_get_max_size (QgaDesktopClipboard *clipboard);
 guint qga_desktop_clipboard_get_timeout_ms (QgaDesktopClipboard *clipboard);

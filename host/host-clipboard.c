@@ -14,6 +14,7 @@
 
 typedef struct {
   HostClipboardSourceFunc func;
+  HostClipboardServeFunc serve_func;  /* a lazy source instead of func */
   gpointer data;
   GDestroyNotify destroy;
   gboolean announced;       /* on an earlier connection or this one */
@@ -30,6 +31,16 @@ typedef struct {
   gpointer user_data;
 } Read;
 
+/* A transfer the guest was promised, waiting for a lazy source's content. */
+struct _HostClipboardServe {
+  HostClipboard *clipboard;  /* NULL once the guest no longer waits */
+  guint32 transfer;
+  QgaSelectionId selection;
+  char *type;
+  guint64 max_size;
+  guint idle_id;             /* until it is handed to the source */
+};
+
 struct _HostClipboard {
   guint64 max_size;
   HostPeer *peer;           /* not referenced; NULL while disconnected */
@@ -39,6 +50,7 @@ struct _HostClipboard {
   Source sources[QGA_N_SELECTIONS];
   QgaTransfers *transfers;
   GPtrArray *requests;      /* Read *: sent, not yet answered */
+  GPtrArray *serves;        /* HostClipboardServe *: promised, content not yet there */
   guint64 request_counter;
   guint32 transfer_counter;
   HostClipboardGuestFunc guest_func;
@@ -173,12 +185,109 @@ transfer_done_cb (QgaTransfer *transfer, guint64 bytes, const GError *error, gpo
                selection, bytes, id, error->message);
 }
 
+/* --- lazy sources --- */
+
+static void
+serve_free (HostClipboardServe *serve)
+{
+  g_clear_handle_id (&serve->idle_id, g_source_remove);
+  g_free (serve->type);
+  g_free (serve);
+}
+
+/* The guest no longer waits for serve: told so with error (if not NULL),
+ * and serve freed now if its source never saw it, or orphaned. */
+static void
+serve_drop (HostClipboard *clipboard, HostClipboardServe *serve, const GError *error)
+{
+  g_ptr_array_remove_fast (clipboard->serves, serve);
+  serve->clipboard = NULL;
+  if (error != NULL && clipboard->peer != NULL)
+    {
+      g_autoptr(GBytes) line = qga_transfer_build_cancel (serve->transfer, QGA_TRANSFER_OWNER,
+                                                          error);
+
+      send_or_warn (clipboard, line, QGA_CLIPBOARD_EVENT_CANCEL);
+    }
+  if (serve->idle_id != 0)
+    serve_free (serve);
+}
+
+static void
+drop_serves (HostClipboard *clipboard, gboolean all, QgaSelectionId selection,
+             const GError *error)
+{
+  for (guint i = clipboard->serves->len; i > 0; i--)
+    {
+      HostClipboardServe *serve = g_ptr_array_index (clipboard->serves, i - 1);
+
+      if (all || serve->selection == selection)
+        serve_drop (clipboard, serve, error);
+    }
+}
+
+static gboolean
+serve_start_cb (gpointer user_data)
+{
+  HostClipboardServe *serve = user_data;
+  Source *source = &serve->clipboard->sources[serve->selection];
+
+  serve->idle_id = 0;
+  source->serve_func (serve->selection, serve->type, serve, source->data);
+  return G_SOURCE_REMOVE;
+}
+
+void
+host_clipboard_serve_supply (HostClipboardServe *serve, int fd)
+{
+  HostClipboard *clipboard = serve->clipboard;
+  g_autoptr(GError) error = NULL;
+  QgaTransfer *transfer;
+
+  if (clipboard == NULL)
+    {
+      close (fd);
+      serve_free (serve);
+      return;
+    }
+  g_ptr_array_remove_fast (clipboard->serves, serve);
+  transfer = qga_transfer_new (QGA_TRANSFER_OWNER, serve->transfer, serve->selection, fd,
+                               serve->max_size, send_line, transfer_done_cb, clipboard);
+  if (!qga_transfers_add (clipboard->transfers, transfer, &error))
+    {
+      g_autoptr(GBytes) line = qga_transfer_build_cancel (serve->transfer, QGA_TRANSFER_OWNER,
+                                                          error);
+
+      qga_transfer_free (transfer);
+      send_or_warn (clipboard, line, QGA_CLIPBOARD_EVENT_CANCEL);
+    }
+  else
+    g_debug ("serving %s to the guest (transfer %u)",
+             qga_clipboard_selection_name (serve->selection), serve->transfer);
+  serve_free (serve);
+}
+
+void
+host_clipboard_serve_fail (HostClipboardServe *serve, const GError *error)
+{
+  HostClipboard *clipboard = serve->clipboard;
+
+  if (clipboard != NULL)
+    {
+      g_debug ("cannot serve %s to the guest (transfer %u): %s",
+               qga_clipboard_selection_name (serve->selection), serve->transfer, error->message);
+      serve_drop (clipboard, serve, error);
+    }
+  serve_free (serve);
+}
+
 static void
 cancel_selection (HostClipboard *clipboard, QgaSelectionId selection, const char *why)
 {
   g_autoptr(GError) error = g_error_new_literal (QGA_ERROR, QGA_ERROR_CANCELLED, why);
 
   qga_transfers_cancel_selection (clipboard->transfers, selection, error);
+  drop_serves (clipboard, FALSE, selection, error);
 }
 
 /* --- from the guest: grabs and releases --- */
@@ -285,6 +394,33 @@ host_clipboard_handle_event (HostClipboard *clipboard, const char *name, JsonNod
 
 /* --- from the guest: host-clipboard-request --- */
 
+static gboolean
+serving_transfer (HostClipboard *clipboard, guint32 transfer)
+{
+  for (guint i = 0; i < clipboard->serves->len; i++)
+    if (((HostClipboardServe *) g_ptr_array_index (clipboard->serves, i))->transfer == transfer)
+      return TRUE;
+  return FALSE;
+}
+
+/* The source is asked from the main loop, once the reply is on its way:
+ * a CLIPBOARD_CANCEL must not overtake it. */
+static void
+promise_serve (HostClipboard *clipboard, const QgaClipboardRequest *request, guint64 max_size)
+{
+  HostClipboardServe *serve = g_new0 (HostClipboardServe, 1);
+
+  serve->clipboard = clipboard;
+  serve->transfer = request->transfer;
+  serve->selection = request->selection;
+  serve->type = g_strdup (request->type);
+  serve->max_size = max_size;
+  serve->idle_id = g_idle_add (serve_start_cb, serve);
+  g_ptr_array_add (clipboard->serves, serve);
+  g_debug ("the guest asked for %s as %s (transfer %u): fetching it",
+           qga_clipboard_selection_name (request->selection), request->type, request->transfer);
+}
+
 static JsonNode *
 serve_request (HostClipboard *clipboard, const QgaClipboardRequest *request, GError **error)
 {
@@ -297,32 +433,41 @@ serve_request (HostClipboard *clipboard, const QgaClipboardRequest *request, GEr
 
   selection = &clipboard->selections[request->selection];
   source = &clipboard->sources[request->selection];
-  if (!qga_selection_local_offers (selection, request->serial, request->type) || source->func == NULL)
+  if (!qga_selection_local_offers (selection, request->serial, request->type) ||
+      (source->func == NULL && source->serve_func == NULL))
     {
       g_set_error (error, QGA_ERROR, QGA_ERROR_NO_DATA,
                    "the host has no grab of %s with serial %u offering that type",
                    qga_clipboard_selection_name (request->selection), request->serial);
       return NULL;
     }
-  if (qga_transfers_count (clipboard->transfers, QGA_TRANSFER_OWNER) >= QGA_TRANSFER_MAX_AT_ONCE)
+  if (qga_transfers_count (clipboard->transfers, QGA_TRANSFER_OWNER) + clipboard->serves->len >=
+      QGA_TRANSFER_MAX_AT_ONCE)
     {
       g_set_error (error, QGA_ERROR, QGA_ERROR_LIMIT_EXCEEDED,
                    "the host is already serving %d transfers", QGA_TRANSFER_MAX_AT_ONCE);
       return NULL;
     }
-  if (qga_transfers_lookup (clipboard->transfers, QGA_TRANSFER_OWNER, request->transfer) != NULL)
+  if (qga_transfers_lookup (clipboard->transfers, QGA_TRANSFER_OWNER, request->transfer) != NULL ||
+      serving_transfer (clipboard, request->transfer))
     {
       g_set_error (error, QGA_ERROR, QGA_ERROR_GENERIC_ERROR,
                    "transfer %u is already in progress", request->transfer);
       return NULL;
     }
 
-  fd = source->func (request->selection, request->type, source->data, error);
-  if (fd < 0)
-    return NULL;
   max_size = clipboard->max_size;
   if (clipboard->guest_max_size > 0)
     max_size = MIN (max_size, clipboard->guest_max_size);
+  if (source->serve_func != NULL)
+    {
+      promise_serve (clipboard, request, max_size);
+      empty = json_object_new ();
+      return json_node_init_object (json_node_alloc (), empty);
+    }
+  fd = source->func (request->selection, request->type, source->data, error);
+  if (fd < 0)
+    return NULL;
   transfer = qga_transfer_new (QGA_TRANSFER_OWNER, request->transfer, request->selection, fd,
                                max_size, send_line, transfer_done_cb, clipboard);
   if (!qga_transfers_add (clipboard->transfers, transfer, error))
@@ -515,7 +660,24 @@ host_clipboard_grab (HostClipboard *clipboard, QgaSelectionId selection,
   cancel_selection (clipboard, selection, "the host grabbed the selection");
   serial = qga_selection_grab_local (&clipboard->selections[selection], types);
   source_clear (&clipboard->sources[selection]);
-  clipboard->sources[selection] = (Source) { source, source_data, source_destroy };
+  clipboard->sources[selection] = (Source) { .func = source, .data = source_data,
+                                             .destroy = source_destroy };
+  announce_grab (clipboard, selection);
+  return serial;
+}
+
+guint32
+host_clipboard_grab_lazy (HostClipboard *clipboard, QgaSelectionId selection,
+                          const char *const *types, HostClipboardServeFunc func,
+                          gpointer func_data, GDestroyNotify func_destroy)
+{
+  guint32 serial;
+
+  cancel_selection (clipboard, selection, "the host grabbed the selection");
+  serial = qga_selection_grab_local (&clipboard->selections[selection], types);
+  source_clear (&clipboard->sources[selection]);
+  clipboard->sources[selection] = (Source) { .serve_func = func, .data = func_data,
+                                             .destroy = func_destroy };
   announce_grab (clipboard, selection);
   return serial;
 }
@@ -555,6 +717,7 @@ end_everything (HostClipboard *clipboard, const GError *error)
 
   clipboard->requests = g_ptr_array_new ();
   qga_transfers_abort_all (clipboard->transfers, error);
+  drop_serves (clipboard, TRUE, 0, NULL);
   for (guint i = 0; i < requests->len; i++)
     {
       Read *read = g_ptr_array_index (requests, i);
@@ -646,6 +809,7 @@ host_clipboard_new (guint64 max_size)
   clipboard->max_size = max_size;
   clipboard->transfers = qga_transfers_new ();
   clipboard->requests = g_ptr_array_new ();
+  clipboard->serves = g_ptr_array_new ();
   clipboard->bad_input_limit = (QgaRateLimit) QGA_RATE_LIMIT_INIT ("clipboard input from the guest");
   return clipboard;
 }
@@ -662,6 +826,7 @@ host_clipboard_free (HostClipboard *clipboard)
   end_everything (clipboard, error);
   qga_transfers_free (clipboard->transfers);
   g_ptr_array_unref (clipboard->requests);
+  g_ptr_array_unref (clipboard->serves);
   for (gsize i = 0; i < QGA_N_SELECTIONS; i++)
     {
       qga_selection_clear (&clipboard->selections[i]);

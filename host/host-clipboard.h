@@ -37,6 +37,14 @@ G_BEGIN_DECLS
 typedef int (*HostClipboardSourceFunc) (QgaSelectionId selection, const char *type,
                                         gpointer user_data, GError **error);
 
+/* A lazy source (host_clipboard_grab_lazy): the guest asked for type. The
+ * reply has gone to the guest; the content follows once the callee answers
+ * serve, exactly once, with host_clipboard_serve_supply() or
+ * host_clipboard_serve_fail(), whenever it has it. */
+typedef struct _HostClipboardServe HostClipboardServe;
+typedef void (*HostClipboardServeFunc) (QgaSelectionId selection, const char *type,
+                                        HostClipboardServe *serve, gpointer user_data);
+
 /* The guest grabbed a selection (types non-NULL), or released its grab
  * (types NULL). Only changes that took effect are reported. */
 typedef void (*HostClipboardGuestFunc) (QgaSelectionId selection, guint32 serial,
@@ -104,6 +112,21 @@ JsonNode *host_clipboard_handle_request (HostClipboard *clipboard, JsonObject *a
 guint32 host_clipboard_grab (HostClipboard *clipboard, QgaSelectionId selection,
                              const char *const *types, HostClipboardSourceFunc source,
                              gpointer source_data, GDestroyNotify source_destroy);
+
+/* The same with a source that answers later: the content is sent only
+ * once it is all there (serve_supply), or the guest's read is cancelled
+ * (serve_fail), so nothing is half delivered. */
+guint32 host_clipboard_grab_lazy (HostClipboard *clipboard, QgaSelectionId selection,
+                                  const char *const *types, HostClipboardServeFunc func,
+                                  gpointer func_data, GDestroyNotify func_destroy);
+
+/* fd (taken) holds the whole content, from its offset. A serve the guest
+ * no longer waits for (a new grab, a release, a disconnect) just closes it.
+ * Frees serve. */
+void host_clipboard_serve_supply (HostClipboardServe *serve, int fd);
+/* The content cannot be had: the guest's read is cancelled with error.
+ * Frees serve. */
+void host_clipboard_serve_fail (HostClipboardServe *serve, const GError *error);
 
 /* The host gives up its grab of selection: its transfers are cancelled
  * and CLIPBOARD_RELEASE is sent if the guest has the capability. FALSE if

@@ -24,6 +24,9 @@
 #include <json-glib/json-glib.h>
 
 #include "host-clipboard.h"
+#include "host-sync-peer.h"
+#include "qga-desktop.h"
+#include "qga-desktop-sync.h"
 #include "qga-transfer.h"
 #include "host-connect.h"
 #include "host-control.h"
@@ -48,6 +51,7 @@ typedef enum {
   MODE_CLIPBOARD_GET,
   MODE_CLIPBOARD_SET,
   MODE_CLIPBOARD_WATCH,
+  MODE_CLIPBOARD_SYNC,
 } Mode;
 
 /* Where a one-shot command (or a clipboard mode) is; decides what a
@@ -111,6 +115,10 @@ typedef struct {
   ino_t output_ino;
   int stdout_flags;         /* get to stdout: its flags before, restored; -1 */
   int content_fd;           /* set: the memfd holding stdin's content; -1 */
+  /* sync: the host's desktop mirrored with the guest */
+  QgaDesktopClipboard *desktop;
+  HostSyncPeer *sync_peer;
+  QgaDesktopSync *sync;
 } App;
 
 static gboolean debug_enabled;
@@ -170,14 +178,16 @@ finish (App *app, int status)
 static gboolean
 is_clipboard_mode (Mode mode)
 {
-  return mode == MODE_CLIPBOARD_GET || mode == MODE_CLIPBOARD_SET || mode == MODE_CLIPBOARD_WATCH;
+  return mode == MODE_CLIPBOARD_GET || mode == MODE_CLIPBOARD_SET || mode == MODE_CLIPBOARD_WATCH ||
+         mode == MODE_CLIPBOARD_SYNC;
 }
 
 /* Modes that stay connected, and connect again after a drop. */
 static gboolean
 is_serving_mode (Mode mode)
 {
-  return mode == MODE_SERVE || mode == MODE_CLIPBOARD_SET || mode == MODE_CLIPBOARD_WATCH;
+  return mode == MODE_SERVE || mode == MODE_CLIPBOARD_SET || mode == MODE_CLIPBOARD_WATCH ||
+         mode == MODE_CLIPBOARD_SYNC;
 }
 
 static gboolean oneshot_timeout_cb (gpointer user_data);
@@ -374,6 +384,7 @@ oneshot_synced (App *app)
     case MODE_CLIPBOARD_GET:
     case MODE_CLIPBOARD_SET:
     case MODE_CLIPBOARD_WATCH:
+    case MODE_CLIPBOARD_SYNC:
       app->stage = STAGE_INFO;
       app->call_id = g_random_int_range (1, G_MAXINT32);
       if (!host_peer_send_command (app->peer, "guest-info", NULL, app->call_id, &error))
@@ -571,7 +582,9 @@ clipboard_guest_cb (QgaSelectionId selection, guint32 serial, const char *const 
 
   if (app->stage == STAGE_DONE || app->stage == STAGE_FLUSHING)
     return;
-  if (app->mode == MODE_CLIPBOARD_WATCH && app->stage == STAGE_SERVING)
+  if (app->mode == MODE_CLIPBOARD_SYNC)
+    host_sync_peer_guest_changed (app->sync_peer, selection, serial, types);
+  else if (app->mode == MODE_CLIPBOARD_WATCH && app->stage == STAGE_SERVING)
     print_selection_line (app, types != NULL ? "grab" : "release", selection, serial, types);
   /* watch prints what stands once guest-info is in; set is done as soon
    * as the guest's grab takes effect (a crossed one does not) */
@@ -898,6 +911,10 @@ clipboard_info_reply (App *app, JsonObject *reply)
       g_debug ("offering %s to the guest", qga_clipboard_selection_name (app->selection));
       app->stage = STAGE_SERVING;
       break;
+    case MODE_CLIPBOARD_SYNC:
+      g_message ("the guest has the clipboard: mirroring");
+      app->stage = STAGE_SERVING;
+      break;
     case MODE_CLIPBOARD_WATCH:
       app->stage = STAGE_SERVING;
       for (int i = 0; i < QGA_N_SELECTIONS && app->stage == STAGE_SERVING; i++)
@@ -937,6 +954,14 @@ quit_signal_cb (gpointer user_data)
     {
       g_message ("stopping: releasing %s", qga_clipboard_selection_name (app->selection));
       host_clipboard_release (app->clipboard, app->selection);
+      finish_after_flush (app, EXIT_SUCCESS);
+    }
+  else if (app->mode == MODE_CLIPBOARD_SYNC)
+    {
+      g_message ("stopping: releasing the host's grabs");
+      qga_desktop_sync_stop (app->sync);
+      for (int i = 0; i < QGA_N_SELECTIONS; i++)
+        host_clipboard_release (app->clipboard, i);
       finish_after_flush (app, EXIT_SUCCESS);
     }
   else
@@ -1028,16 +1053,18 @@ parse_clipboard_command (App *app, char **args, guint n)
     app->mode = MODE_CLIPBOARD_SET;
   else if (g_strcmp0 (sub, "watch") == 0)
     app->mode = MODE_CLIPBOARD_WATCH;
+  else if (g_strcmp0 (sub, "sync") == 0)
+    app->mode = MODE_CLIPBOARD_SYNC;
   else
     {
-      usage_error ("usage: clipboard get|set|watch");
+      usage_error ("usage: clipboard get|set|watch|sync");
       return FALSE;
     }
-  if (app->mode == MODE_CLIPBOARD_WATCH)
+  if (app->mode == MODE_CLIPBOARD_WATCH || app->mode == MODE_CLIPBOARD_SYNC)
     {
       if (n > 2 || o->selection != NULL || o->types != NULL)
         {
-          usage_error ("clipboard watch takes no arguments, --selection or --type");
+          usage_error ("clipboard %s takes no arguments, --selection or --type", sub);
           return FALSE;
         }
       return TRUE;
@@ -1161,6 +1188,12 @@ static const char description[] =
   "  clipboard watch             Print the guest's grabs and releases on stdout, one\n"
   "                              JSON object a line, until SIGINT or SIGTERM.\n"
   "                              Reconnects like serve.\n"
+  "  clipboard sync              Mirror this desktop's clipboard and primary selection\n"
+  "                              (X11: DISPLAY) with the guest's, both ways, lazily:\n"
+  "                              a copy announces its types, the content moves when\n"
+  "                              the other side pastes (--max-clipboard-size bounds\n"
+  "                              it). Until SIGINT or SIGTERM; reconnects like serve;\n"
+  "                              exits 1 if the display goes away.\n"
   "  The clipboard's defaults: --selection=clipboard,\n"
   "  --type=text/plain;charset=utf-8.\n"
   "\n"
@@ -1232,6 +1265,13 @@ app_clear (App *app)
   g_clear_pointer (&app->control, host_control_free);
   app->stage = STAGE_DONE;  /* what ends from here on reports nothing */
   drop_peer (app);
+  if (app->sync != NULL)
+    qga_desktop_sync_stop (app->sync);
+  g_clear_object (&app->sync);
+  g_clear_object (&app->sync_peer);
+  if (app->desktop != NULL)
+    g_signal_handlers_disconnect_by_data (app->desktop, app);
+  g_clear_object (&app->desktop);
   g_clear_pointer (&app->clipboard, host_clipboard_free);
   g_clear_pointer (&app->stats, host_stats_free);
   discard_output (app);
@@ -1249,6 +1289,33 @@ app_clear (App *app)
   g_clear_pointer (&app->options.types, g_strfreev);
   g_clear_pointer (&app->options.qmp_path, g_free);
   g_clear_pointer (&app->options.stats_allow, g_free);
+}
+
+static void
+desktop_closed_cb (QgaDesktopClipboard *desktop, const GError *error, App *app)
+{
+  fail (app, EXIT_FAILURE, "the connection to the display closed: %s",
+        error != NULL ? error->message : "no reason given");
+}
+
+/* sync: the host's desktop, and the engine between it and the guest. */
+static gboolean
+start_desktop_sync (App *app, GError **error)
+{
+  app->desktop = qga_desktop_clipboard_new ((guint64) app->options.max_clipboard_size,
+                                            (guint) (app->options.clipboard_timeout * 1000), error);
+  if (app->desktop == NULL)
+    {
+      g_prefix_error (error, "no desktop clipboard to mirror: ");
+      return FALSE;
+    }
+  g_signal_connect (app->desktop, "closed", G_CALLBACK (desktop_closed_cb), app);
+  g_message ("mirroring the host desktop's clipboard and primary selection (%s backend) "
+             "with the guest's", qga_desktop_clipboard_get_backend_name (app->desktop));
+  app->sync_peer = host_sync_peer_new (app->clipboard);
+  app->sync = qga_desktop_sync_new (app->desktop, QGA_DESKTOP_PEER (app->sync_peer),
+                                    "the guest");
+  return TRUE;
 }
 
 static int
@@ -1272,6 +1339,11 @@ run (App *app)
                                        (guint) (app->options.clipboard_timeout * 1000));
   host_clipboard_set_guest_func (app->clipboard, clipboard_guest_cb, app);
   app->stats = host_stats_new (app->stats_allow, app->options.qmp_path);
+  if (app->mode == MODE_CLIPBOARD_SYNC && !start_desktop_sync (app, &error))
+    {
+      fprintf (stderr, "qga-host: %s\n", error->message);
+      return EXIT_FAILURE;
+    }
   if (app->mode == MODE_CLIPBOARD_SET)
     host_clipboard_grab (app->clipboard, app->selection, (const char *const *) app->options.types,
                          content_source, app, NULL);

@@ -29,7 +29,9 @@ for f in /usr/sbin/qga-bridge /usr/bin/qga-host /usr/bin/qga-session \
          /usr/lib/systemd/system/qga-bridge.service \
          /usr/lib/udev/rules.d/60-qga-bridge.rules \
          /usr/share/man/man8/qga-bridge.8 /usr/share/man/man1/qga-host.1 \
-         /usr/share/man/man1/qga-session.1; do
+         /usr/share/man/man1/qga-session.1 \
+         /usr/bin/qga-clipboard-sync /usr/share/man/man1/qga-clipboard-sync.1 \
+         /etc/xdg/autostart/qga-clipboard-sync.desktop; do
   check "installed $f" test -f "$dest$f"
 done
 
@@ -45,6 +47,13 @@ check "session activation file: Exec is the installed qga-session" \
   grep -qx 'Exec=/usr/bin/qga-session' "$session_activation"
 check "session activation file: no User= (a session service runs as its user)" \
   bash -c "! grep -q '^User=' '$session_activation'"
+
+autostart="$dest/etc/xdg/autostart/qga-clipboard-sync.desktop"
+check "autostart file: Exec is the installed qga-clipboard-sync" \
+  grep -qx 'Exec=/usr/bin/qga-clipboard-sync' "$autostart"
+if command -v desktop-file-validate >/dev/null 2>&1; then
+  check "autostart file: desktop-file-validate" desktop-file-validate "$autostart"
+fi
 
 unit="$dest/usr/lib/systemd/system/qga-bridge.service"
 check "unit: Type=dbus with our BusName" \

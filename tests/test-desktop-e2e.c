@@ -1,0 +1,930 @@
+/* test-desktop-e2e.c: two real desktops' clipboards mirrored through the
+ * whole chain (issue 8).
+ *
+ *   Xvfb "guest" ─ qga-clipboard-sync ─ session bus ─ qga-session ─ system bus ─ qga-bridge ─┐
+ *                                                                        unix socket (port) │
+ *   Xvfb "host"  ─ qga-host clipboard sync ─────────────────────────────────────────────────┘
+ *
+ * xclip is the desktop program on both displays: it copies (xclip -i, in
+ * the foreground, serving until it loses the selection or is killed) and
+ * pastes (xclip -o). A monitor on the guest's session bus sees every
+ * clipboard call and signal there, which is how the test counts grabs both
+ * ways (a Grab call is a guest copy announced to the host; a HostGrabbed a
+ * host copy announced to the guest). The system bus is the private one
+ * dbus-test-runner starts (tests/system-bus.conf), with tests/fake-logind.
+ * Every process is started by this program and stopped by its PID.
+ * Without Xvfb or xclip the program fails: these tests do not skip.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+#include <glib-unix.h>
+
+#include "test-util.h"
+
+#define CLIPBOARD_IFACE "org.qemu.GuestAgent.Clipboard"
+#define TEXT_TARGET "UTF8_STRING"
+#define PNG_TYPE "image/png"
+#define MiB (1024 * 1024)
+
+static char *xvfb_path;
+static char *xclip_path;
+
+/* A 1x1 PNG: binary, with NUL bytes and bytes over 0x7f. */
+static const guint8 png_1x1[] = {
+  0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+  0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+  0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0,
+  0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+  0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+};
+
+/* --- processes ----------------------------------------------------------- */
+
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
+static GSubprocessLauncher *
+new_launcher (GSubprocessFlags flags)
+{
+  GSubprocessLauncher *launcher = g_subprocess_launcher_new (flags);
+
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  return launcher;
+}
+
+typedef struct {
+  gboolean done;
+  GBytes *out;
+  int status;
+} Finished;
+
+static void
+on_communicated (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Finished *finished = user_data;
+  GSubprocess *process = G_SUBPROCESS (source);
+  g_autoptr(GError) error = NULL;
+
+  g_subprocess_communicate_finish (process, result, &finished->out, NULL, &error);
+  g_assert_no_error (error);
+  finished->status = g_subprocess_get_if_exited (process) ? g_subprocess_get_exit_status (process)
+                                                          : -1;
+  finished->done = TRUE;
+}
+
+/* Wait (iterating the main loop) for process to exit; its stdout, if it
+ * was a pipe, in *out. The exit status, -1 for a signal. */
+static int
+wait_process (GSubprocess *process, GBytes **out, guint timeout_ms)
+{
+  Finished finished = { FALSE, NULL, 0 };
+
+  g_subprocess_communicate_async (process, NULL, NULL, on_communicated, &finished);
+  if (!QT_WAIT (finished.done, timeout_ms))
+    {
+      g_subprocess_force_exit (process);
+      g_assert_true (QT_WAIT (finished.done, qt_ms (5000)));
+      g_error ("%s did not exit within %u ms", g_subprocess_get_identifier (process), timeout_ms);
+    }
+  if (out != NULL)
+    *out = g_steal_pointer (&finished.out);
+  g_clear_pointer (&finished.out, g_bytes_unref);
+  return finished.status;
+}
+
+static void
+kill_process (GSubprocess *process)
+{
+  g_subprocess_force_exit (process);
+  wait_process (process, NULL, qt_ms (5000));
+}
+
+/* --- a display ------------------------------------------------------------- */
+
+typedef struct {
+  const char *name;         /* "guest", "host" */
+  GSubprocess *xvfb;
+  char *display;
+  char *log;
+  GPtrArray *owners;        /* xclip -i still running */
+} Display;
+
+static void
+display_start (Display *d, const char *name)
+{
+  g_autoptr(GSubprocessLauncher) launcher = new_launcher (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_autoptr(GError) error = NULL;
+  char number[32] = "";
+  gsize length = 0;
+  int fds[2];
+
+  d->name = name;
+  d->owners = g_ptr_array_new_with_free_func (g_object_unref);
+  g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, NULL));
+  d->log = qt_tmp_path ("xvfb.log");
+  g_subprocess_launcher_set_stderr_file_path (launcher, d->log);
+  g_subprocess_launcher_take_fd (launcher, fds[1], 3);
+  d->xvfb = g_subprocess_launcher_spawn (launcher, &error, xvfb_path, "-displayfd", "3",
+                                         "-nolisten", "tcp", "-noreset",
+                                         "-screen", "0", "64x64x24", NULL);
+  g_assert_no_error (error);
+  while (strchr (number, '\n') == NULL)
+    {
+      gssize n;
+
+      if (!qt_wait_fd (fds[0], G_IO_IN, qt_ms (15000)))
+        g_error ("Xvfb did not start within 15 s (log: %s)", d->log);
+      n = read (fds[0], number + length, sizeof number - 1 - length);
+      if (n <= 0)
+        {
+          g_autofree char *log = NULL;
+
+          g_file_get_contents (d->log, &log, NULL, NULL);
+          g_error ("Xvfb failed to start: %s", log != NULL ? log : "(no log)");
+        }
+      length += n;
+      number[length] = '\0';
+      g_assert_cmpuint (length, <, sizeof number - 1);
+    }
+  close (fds[0]);
+  *strchr (number, '\n') = '\0';
+  d->display = g_strdup_printf (":%s", number);
+}
+
+static void
+display_stop (Display *d)
+{
+  for (guint i = 0; i < d->owners->len; i++)
+    kill_process (d->owners->pdata[i]);
+  g_ptr_array_unref (d->owners);
+  g_subprocess_send_signal (d->xvfb, SIGTERM);
+  wait_process (d->xvfb, NULL, qt_ms (10000));
+  g_object_unref (d->xvfb);
+  g_unlink (d->log);
+  g_free (d->log);
+  g_free (d->display);
+}
+
+static const char *
+xclip_selection (const char *selection)
+{
+  return g_str_equal (selection, "primary") ? "primary" : "clipboard";
+}
+
+/* xclip -i on d: owns selection offering path's content as target, until
+ * it loses the selection or is killed. */
+static GSubprocess *
+xclip_copy (Display *d, const char *selection, const char *target, const char *path)
+{
+  g_autoptr(GSubprocessLauncher) launcher =
+    new_launcher (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  g_autoptr(GError) error = NULL;
+  GSubprocess *process;
+
+  process = g_subprocess_launcher_spawn (launcher, &error, xclip_path, "-display", d->display,
+                                         "-selection", xclip_selection (selection), "-quiet",
+                                         "-t", target, "-i", path, NULL);
+  g_assert_no_error (error);
+  g_ptr_array_add (d->owners, process);
+  return process;
+}
+
+static void
+forget_owner (Display *d, GSubprocess *process)
+{
+  kill_process (process);
+  g_ptr_array_remove (d->owners, process);
+}
+
+static GSubprocess *
+xclip_paste_start (Display *d, const char *selection, const char *target, const char *out_path)
+{
+  g_autoptr(GSubprocessLauncher) launcher =
+    new_launcher (out_path != NULL ? G_SUBPROCESS_FLAGS_STDERR_SILENCE
+                                   : G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  g_autoptr(GError) error = NULL;
+  GSubprocess *process;
+
+  if (out_path != NULL)
+    g_subprocess_launcher_set_stdout_file_path (launcher, out_path);
+  process = g_subprocess_launcher_spawn (launcher, &error, xclip_path, "-display", d->display,
+                                         "-selection", xclip_selection (selection), "-o", "-t",
+                                         target, NULL);
+  g_assert_no_error (error);
+  return process;
+}
+
+/* xclip -o on d: the exit status; stdout into *out, or into out_path. */
+static int
+xclip_paste (Display *d, const char *selection, const char *target, const char *out_path,
+             GBytes **out)
+{
+  g_autoptr(GSubprocess) process = xclip_paste_start (d, selection, target, out_path);
+
+  return wait_process (process, out, qt_ms (90000));
+}
+
+/* Wait until d's selection offers target (xclip -o -t TARGETS lists it). */
+static void
+wait_offered (Display *d, const char *selection, const char *target)
+{
+  gint64 deadline = qt_now_ms () + qt_ms (20000);
+
+  for (;;)
+    {
+      g_autoptr(GBytes) out = NULL;
+      int status = xclip_paste (d, selection, "TARGETS", NULL, &out);
+      g_autofree char *text = out != NULL ? g_strndup (g_bytes_get_data (out, NULL),
+                                                       g_bytes_get_size (out)) : NULL;
+      g_auto(GStrv) lines = g_strsplit (text != NULL ? text : "", "\n", -1);
+
+      if (status == 0 && g_strv_contains ((const char *const *) lines, target))
+        return;
+      if (qt_now_ms () > deadline)
+        g_error ("the %s display's %s never offered %s (last TARGETS: %s)", d->name, selection,
+                 target, text != NULL ? text : "(none)");
+      qt_iterate_until (qt_now_ms () + 50);
+    }
+}
+
+/* --- the guest's session bus, watched --------------------------------------- */
+
+typedef struct {
+  GDBusConnection *connection;
+  GMutex lock;
+  GPtrArray *seen;          /* "MEMBER ARGS" of clipboard calls and signals */
+} Monitor;
+
+static GDBusMessage *
+monitor_filter (GDBusConnection *connection, GDBusMessage *message, gboolean incoming,
+                gpointer user_data)
+{
+  Monitor *monitor = user_data;
+  GDBusMessageType type = g_dbus_message_get_message_type (message);
+  g_autofree char *args = NULL;
+
+  if (!incoming || (type != G_DBUS_MESSAGE_TYPE_METHOD_CALL && type != G_DBUS_MESSAGE_TYPE_SIGNAL))
+    return message;
+  if (g_strcmp0 (g_dbus_message_get_interface (message), CLIPBOARD_IFACE) != 0)
+    {
+      g_object_unref (message);
+      return NULL;
+    }
+  args = g_dbus_message_get_body (message) != NULL
+    ? g_variant_print (g_dbus_message_get_body (message), FALSE) : g_strdup ("()");
+  g_mutex_lock (&monitor->lock);
+  g_ptr_array_add (monitor->seen, g_strdup_printf ("%s %s", g_dbus_message_get_member (message),
+                                                   args));
+  g_mutex_unlock (&monitor->lock);
+  g_object_unref (message);
+  return NULL;
+}
+
+static Monitor *
+monitor_start (const char *address)
+{
+  Monitor *monitor = g_new0 (Monitor, 1);
+  g_autoptr(GError) error = NULL;
+  const char *rules[] = { "interface='" CLIPBOARD_IFACE "'", NULL };
+  g_autoptr(GVariant) reply = NULL;
+
+  g_mutex_init (&monitor->lock);
+  monitor->seen = g_ptr_array_new_with_free_func (g_free);
+  monitor->connection =
+    g_dbus_connection_new_for_address_sync (address,
+                                            G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                            G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                            NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_dbus_connection_set_exit_on_close (monitor->connection, FALSE);
+  g_dbus_connection_add_filter (monitor->connection, monitor_filter, monitor, NULL);
+  reply = g_dbus_connection_call_sync (monitor->connection, "org.freedesktop.DBus",
+                                       "/org/freedesktop/DBus", "org.freedesktop.DBus.Monitoring",
+                                       "BecomeMonitor", g_variant_new ("(^asu)", rules, 0), NULL,
+                                       G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error (error);
+  return monitor;
+}
+
+/* How many calls or signals seen start with prefix (e.g. "Grab ('clipboard'"). */
+static guint
+monitor_count (Monitor *monitor, const char *prefix)
+{
+  guint n = 0;
+
+  g_mutex_lock (&monitor->lock);
+  for (guint i = 0; i < monitor->seen->len; i++)
+    n += g_str_has_prefix (monitor->seen->pdata[i], prefix);
+  g_mutex_unlock (&monitor->lock);
+  return n;
+}
+
+static void
+monitor_wait (Monitor *monitor, const char *prefix, guint n)
+{
+  if (!QT_WAIT (monitor_count (monitor, prefix) >= n, qt_ms (20000)))
+    g_error ("the guest's session bus never saw %u × %s", n, prefix);
+}
+
+/* Let the chain settle, then the count must still be n: nothing echoed. */
+static void
+monitor_assert_stays (Monitor *monitor, const char *prefix, guint n)
+{
+  gint64 deadline = qt_now_ms () + qt_ms (1500);
+
+  while (qt_iterate_until (deadline))
+    ;
+  g_assert_cmpuint (monitor_count (monitor, prefix), ==, n);
+}
+
+static void
+monitor_stop (Monitor *monitor)
+{
+  g_dbus_connection_close_sync (monitor->connection, NULL, NULL);
+  g_object_unref (monitor->connection);
+  g_ptr_array_unref (monitor->seen);
+  g_mutex_clear (&monitor->lock);
+  g_free (monitor);
+}
+
+/* --- the programs under test, with their logs --------------------------------- */
+
+typedef struct {
+  GSubprocess *process;
+  char *log;
+} Daemon;
+
+/* argv behind QGA_TEST_WRAPPER, with env added, stderr into a file. */
+static void
+daemon_start (Daemon *daemon, const char *const *argv, const char *const *env)
+{
+  g_autoptr(GSubprocessLauncher) launcher = new_launcher (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func (g_free);
+  const char *wrapper = g_getenv ("QGA_TEST_WRAPPER");
+  g_autoptr(GError) error = NULL;
+
+  if (wrapper != NULL && *wrapper != '\0')
+    {
+      g_auto(GStrv) words = NULL;
+
+      g_assert_true (g_shell_parse_argv (wrapper, NULL, &words, NULL));
+      for (guint i = 0; words[i] != NULL; i++)
+        g_ptr_array_add (args, g_strdup (words[i]));
+    }
+  for (guint i = 0; argv[i] != NULL; i++)
+    g_ptr_array_add (args, g_strdup (argv[i]));
+  g_ptr_array_add (args, NULL);
+  for (guint i = 0; env != NULL && env[i] != NULL; i++)
+    {
+      g_auto(GStrv) pair = g_strsplit (env[i], "=", 2);
+
+      g_subprocess_launcher_setenv (launcher, pair[0], pair[1], TRUE);
+    }
+  daemon->log = qt_tmp_path ("daemon.log");
+  g_subprocess_launcher_set_stderr_file_path (launcher, daemon->log);
+  g_subprocess_launcher_set_stdout_file_path (launcher, "/dev/null");
+  daemon->process = g_subprocess_launcher_spawnv (launcher,
+                                                  (const char *const *) args->pdata, &error);
+  g_assert_no_error (error);
+}
+
+static char *
+daemon_log (Daemon *daemon)
+{
+  char *text = NULL;
+
+  g_file_get_contents (daemon->log, &text, NULL, NULL);
+  return text != NULL ? text : g_strdup ("");
+}
+
+static gboolean
+daemon_log_has (Daemon *daemon, const char *part)
+{
+  g_autofree char *text = daemon_log (daemon);
+
+  return strstr (text, part) != NULL;
+}
+
+static void
+daemon_wait_log (Daemon *daemon, const char *part)
+{
+  if (!QT_WAIT (daemon_log_has (daemon, part), qt_ms (20000)))
+    {
+      g_autofree char *text = daemon_log (daemon);
+
+      g_error ("never logged \"%s\"; its log:\n%s", part, text);
+    }
+  g_assert_nonnull (g_subprocess_get_identifier (daemon->process));  /* still running */
+}
+
+/* SIGTERM; it must exit 0 (valgrind's errors make it 99). */
+static void
+daemon_stop (Daemon *daemon)
+{
+  int status;
+
+  g_subprocess_send_signal (daemon->process, SIGTERM);
+  status = wait_process (daemon->process, NULL, qt_ms (20000));
+  if (status != 0)
+    {
+      g_autofree char *text = daemon_log (daemon);
+
+      g_error ("exited with status %d; its log:\n%s", status, text);
+    }
+  g_object_unref (daemon->process);
+  g_unlink (daemon->log);
+  g_free (daemon->log);
+}
+
+/* --- the fixture ------------------------------------------------------------------ */
+
+typedef struct {
+  gint64 guest_max_size;    /* qga-clipboard-sync's --max-clipboard-size; 0: default */
+  gint64 host_max_size;     /* qga-host's; 0: default */
+} Params;
+
+typedef struct {
+  Display guest, host;
+  char *port;
+  QtProc *logind;
+  QtProc *bridge;
+  GSubprocess *session_bus;
+  char *session_address;
+  QtProc *agent;            /* qga-session */
+  Daemon sync;              /* qga-clipboard-sync on the guest display */
+  Daemon host_sync;         /* qga-host clipboard sync on the host display */
+  Monitor *monitor;
+} Fixture;
+
+static void
+start_session_bus (Fixture *f)
+{
+  g_autofree char *config = g_build_filename (g_getenv ("QGA_TEST_BUILDDIR"), "tests",
+                                              "session-bus.conf", NULL);
+  g_autofree char *config_arg = g_strdup_printf ("--config-file=%s", config);
+  g_autoptr(GSubprocessLauncher) launcher = new_launcher (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr(GDataInputStream) out = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_subprocess_launcher_setenv (launcher, "XDG_SESSION_ID", "s1", TRUE);
+  f->session_bus = g_subprocess_launcher_spawn (launcher, &error, "dbus-daemon", config_arg,
+                                                "--nofork", "--print-address=1", NULL);
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (f->session_bus));
+  f->session_address = g_data_input_stream_read_line (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (f->session_address);
+}
+
+static void
+start_guest_sync (Fixture *f, const Params *params)
+{
+  g_autofree char *program = g_build_filename (g_getenv ("QGA_TEST_BUILDDIR"), "service",
+                                               "qga-clipboard-sync", NULL);
+  g_autofree char *max_arg = g_strdup_printf ("--max-clipboard-size=%" G_GINT64_FORMAT,
+                                              params != NULL && params->guest_max_size > 0
+                                              ? params->guest_max_size
+                                              : G_GINT64_CONSTANT (268435456));
+  g_autofree char *display_env = g_strdup_printf ("DISPLAY=%s", f->guest.display);
+  g_autofree char *bus_env = g_strdup_printf ("DBUS_SESSION_BUS_ADDRESS=%s", f->session_address);
+  const char *argv[] = { program, "--verbose", max_arg, NULL };
+  const char *env[] = { display_env, bus_env, "WAYLAND_DISPLAY=", NULL };
+
+  daemon_start (&f->sync, argv, env);
+  daemon_wait_log (&f->sync, "(x11 backend)");
+}
+
+static void
+start_host_sync (Fixture *f, const Params *params)
+{
+  g_autofree char *host = g_strdup (g_getenv ("QGA_HOST"));
+  g_autofree char *socket_arg = g_strdup_printf ("--socket=%s", f->port);
+  g_autofree char *max_arg = g_strdup_printf ("--max-clipboard-size=%" G_GINT64_FORMAT,
+                                              params != NULL && params->host_max_size > 0
+                                              ? params->host_max_size
+                                              : G_GINT64_CONSTANT (268435456));
+  g_autofree char *display_env = g_strdup_printf ("DISPLAY=%s", f->host.display);
+  const char *argv[] = { host, socket_arg, "--listen", "--verbose", max_arg, "clipboard", "sync",
+                         NULL };
+  const char *env[] = { display_env, "WAYLAND_DISPLAY=", NULL };
+
+  daemon_start (&f->host_sync, argv, env);
+  daemon_wait_log (&f->host_sync, "(x11 backend)");
+}
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  const char *logind_argv[] = { g_getenv ("QGA_FAKE_LOGIND"), "--session", "s1:active:seat0",
+                                NULL };
+  g_autofree char *agent_path = g_strdup (g_getenv ("QGA_SESSION"));
+  const char *agent_argv[] = { agent_path, "--verbose", NULL };
+  g_autofree char *bus_env = NULL;
+  const char *agent_env[] = { NULL, "XDG_SESSION_ID=s1", NULL };
+
+  display_start (&f->guest, "guest");
+  display_start (&f->host, "host");
+  g_assert_true (qt_wait_name_owned (QT_BUS_NAME, FALSE, qt_ms (5000)));
+  f->logind = qt_proc_spawn (logind_argv, TRUE);
+  g_assert_true (qt_wait_name_owned ("org.freedesktop.login1", TRUE, qt_ms (5000)));
+  f->port = qt_tmp_path ("port");
+  start_host_sync (f, data);
+  f->bridge = qt_spawn_bridge (f->port, "--verbose", NULL);
+  g_assert_true (qt_wait_name_owned (QT_BUS_NAME, TRUE, qt_ms (10000)));
+  start_session_bus (f);
+  bus_env = g_strdup_printf ("DBUS_SESSION_BUS_ADDRESS=%s", f->session_address);
+  agent_env[0] = bus_env;
+  f->agent = qt_proc_spawn_full (agent_argv, FALSE, agent_env, NULL);
+  f->monitor = monitor_start (f->session_address);
+  start_guest_sync (f, data);
+  daemon_wait_log (&f->host_sync, "the guest has the clipboard: mirroring");
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  daemon_stop (&f->sync);
+  daemon_stop (&f->host_sync);
+  monitor_stop (f->monitor);
+  qt_proc_stop (f->agent);
+  g_subprocess_send_signal (f->session_bus, SIGTERM);
+  g_subprocess_wait (f->session_bus, NULL, NULL);
+  g_object_unref (f->session_bus);
+  g_free (f->session_address);
+  qt_proc_stop (f->bridge);
+  qt_proc_stop (f->logind);
+  g_unlink (f->port);
+  g_free (f->port);
+  display_stop (&f->guest);
+  display_stop (&f->host);
+  g_assert_true (qt_wait_name_owned (QT_BUS_NAME, FALSE, qt_ms (5000)));
+}
+
+/* --- content ---------------------------------------------------------------------- */
+
+static GBytes *
+random_content (gsize size, guint64 seed)
+{
+  guint8 *data = g_malloc (size);
+  guint64 x = seed | 1;
+
+  for (gsize i = 0; i < size; i++)
+    {
+      if (i % 8 == 0)
+        {
+          x ^= x << 13;
+          x ^= x >> 7;
+          x ^= x << 17;
+        }
+      data[i] = (guint8) (x >> ((i % 8) * 8));
+    }
+  return g_bytes_new_take (data, size);
+}
+
+static char *
+write_temp_file (GBytes *content)
+{
+  char *path = qt_tmp_path ("content");
+
+  g_assert_true (g_file_set_contents (path, g_bytes_get_data (content, NULL),
+                                      g_bytes_get_size (content), NULL));
+  return path;
+}
+
+static void
+assert_file_is (const char *path, GBytes *content)
+{
+  g_autoptr(GMappedFile) file = g_mapped_file_new (path, FALSE, NULL);
+  g_autoptr(GBytes) got = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *sum = NULL;
+
+  g_assert_nonnull (file);
+  got = g_mapped_file_get_bytes (file);
+  g_assert_cmpuint (g_bytes_get_size (got), ==, g_bytes_get_size (content));
+  expected = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, content);
+  sum = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, got);
+  g_assert_cmpstr (sum, ==, expected);
+}
+
+/* --- one copy, one paste ---------------------------------------------------------------- */
+
+/* Copy content as target on from's selection, wait until the other
+ * display offers it, and paste it there: byte for byte the same. Returns
+ * the owner (xclip -i), still running. */
+static GSubprocess *
+copy_and_paste (Fixture *f, Display *from, Display *to, const char *selection,
+                const char *target, GBytes *content)
+{
+  g_autofree char *path = write_temp_file (content);
+  g_autofree char *out_path = qt_tmp_path ("pasted");
+  GSubprocess *owner = xclip_copy (from, selection, target, path);
+
+  wait_offered (to, selection, target);
+  g_assert_cmpint (xclip_paste (to, selection, target, out_path, NULL), ==, 0);
+  assert_file_is (out_path, content);
+  g_unlink (out_path);
+  g_unlink (path);
+  return owner;
+}
+
+static void
+guest_to_host (Fixture *f, const char *selection, const char *target, GBytes *content)
+{
+  g_autofree char *grab = g_strdup_printf ("Grab ('%s'", selection);
+  guint grabs = monitor_count (f->monitor, grab);
+  GSubprocess *owner;
+
+  owner = copy_and_paste (f, &f->guest, &f->host, selection, target, content);
+  g_assert_cmpuint (monitor_count (f->monitor, grab), ==, grabs + 1);
+  forget_owner (&f->guest, owner);
+}
+
+static void
+host_to_guest (Fixture *f, const char *selection, const char *target, GBytes *content)
+{
+  g_autofree char *grabbed = g_strdup_printf ("HostGrabbed ('%s'", selection);
+  guint grabs = monitor_count (f->monitor, grabbed);
+  GSubprocess *owner;
+
+  owner = copy_and_paste (f, &f->host, &f->guest, selection, target, content);
+  g_assert_cmpuint (monitor_count (f->monitor, grabbed), ==, grabs + 1);
+  forget_owner (&f->host, owner);
+}
+
+/* --- tests -------------------------------------------------------------------------------- */
+
+static void
+test_text (Fixture *f, gconstpointer data)
+{
+  static const char guest_text[] = "copied in the guest: h\xc3\xa9llo w\xc3\xb6rld \xe2\x9c\x93\n";
+  static const char host_text[] = "copied on the host: \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x93\x8b";
+  g_autoptr(GBytes) from_guest = g_bytes_new_static (guest_text, strlen (guest_text));
+  g_autoptr(GBytes) from_host = g_bytes_new_static (host_text, strlen (host_text));
+
+  guest_to_host (f, "clipboard", TEXT_TARGET, from_guest);
+  host_to_guest (f, "clipboard", TEXT_TARGET, from_host);
+}
+
+static void
+test_primary (Fixture *f, gconstpointer data)
+{
+  static const char guest_text[] = "selected in the guest: \xc3\xa0 la primaire";
+  static const char host_text[] = "selected on the host: \xce\xb1\xce\xb2\xce\xb3";
+  g_autoptr(GBytes) from_guest = g_bytes_new_static (guest_text, strlen (guest_text));
+  g_autoptr(GBytes) from_host = g_bytes_new_static (host_text, strlen (host_text));
+
+  guest_to_host (f, "primary", TEXT_TARGET, from_guest);
+  host_to_guest (f, "primary", TEXT_TARGET, from_host);
+}
+
+static void
+test_png (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GBytes) png = g_bytes_new_static (png_1x1, sizeof png_1x1);
+
+  guest_to_host (f, "clipboard", PNG_TYPE, png);
+  host_to_guest (f, "clipboard", PNG_TYPE, png);
+}
+
+/* Any MIME type the owner offers, and big: INCR on both displays. */
+static void
+test_large (Fixture *f, gconstpointer data)
+{
+  gsize size = qt_under_wrapper () ? 4 * MiB : 64 * MiB;
+  g_autoptr(GBytes) from_guest = random_content (size, 8);
+  g_autoptr(GBytes) from_host = random_content (size, 9);
+
+  guest_to_host (f, "clipboard", "application/x-qga-test", from_guest);
+  host_to_guest (f, "clipboard", "application/x-qga-test", from_host);
+}
+
+/* One copy is one grab on the other side, and nothing comes back. */
+static void
+test_no_echo (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GBytes) text = g_bytes_new_static ("echo?", 5);
+  g_autofree char *path = write_temp_file (text);
+  GSubprocess *owner;
+
+  owner = xclip_copy (&f->guest, "clipboard", TEXT_TARGET, path);
+  wait_offered (&f->host, "clipboard", TEXT_TARGET);
+  monitor_assert_stays (f->monitor, "Grab (", 1);
+  g_assert_cmpuint (monitor_count (f->monitor, "HostGrabbed"), ==, 0);
+  forget_owner (&f->guest, owner);
+
+  owner = xclip_copy (&f->host, "clipboard", TEXT_TARGET, path);
+  monitor_wait (f->monitor, "HostGrabbed", 1);
+  wait_offered (&f->guest, "clipboard", TEXT_TARGET);
+  monitor_assert_stays (f->monitor, "HostGrabbed", 1);
+  /* the guest's take of the host's copy was not announced back */
+  g_assert_cmpuint (monitor_count (f->monitor, "Grab ("), ==, 1);
+  forget_owner (&f->host, owner);
+  g_unlink (path);
+}
+
+/* Over the guest's limit: refused with a log line, nothing pasted; then
+ * content under it passes. */
+static void
+test_over_limit (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GBytes) big = random_content (256 * 1024, 3);
+  g_autoptr(GBytes) small = random_content (1000, 4);
+  g_autofree char *path = write_temp_file (big);
+  g_autofree char *out_path = qt_tmp_path ("pasted");
+  g_autofree char *contents = NULL;
+  gsize length = 0;
+  GSubprocess *owner;
+
+  owner = xclip_copy (&f->guest, "clipboard", "application/octet-stream", path);
+  wait_offered (&f->host, "clipboard", "application/octet-stream");
+  g_assert_cmpint (xclip_paste (&f->host, "clipboard", "application/octet-stream", out_path,
+                                NULL), !=, 0);
+  g_assert_true (g_file_get_contents (out_path, &contents, &length, NULL));
+  g_assert_cmpuint (length, ==, 0);
+  daemon_wait_log (&f->sync, "over the size limit of 65536 bytes");
+  g_assert_true (QT_WAIT (monitor_count (f->monitor, "SupplyError") == 1, qt_ms (5000)));
+  g_assert_cmpuint (monitor_count (f->monitor, "SupplyData"), ==, 0);
+  forget_owner (&f->guest, owner);
+  g_unlink (out_path);
+  g_unlink (path);
+
+  guest_to_host (f, "clipboard", "application/octet-stream", small);
+}
+
+/* Over the host's limit, the other way: the guest's paste fails, nothing
+ * pasted; then content under it passes. */
+static void
+test_over_limit_host (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GBytes) big = random_content (256 * 1024, 6);
+  g_autoptr(GBytes) small = random_content (1000, 7);
+  g_autofree char *path = write_temp_file (big);
+  g_autofree char *out_path = qt_tmp_path ("pasted");
+  g_autofree char *contents = NULL;
+  gsize length = 0;
+  GSubprocess *owner;
+
+  owner = xclip_copy (&f->host, "clipboard", "application/octet-stream", path);
+  wait_offered (&f->guest, "clipboard", "application/octet-stream");
+  g_assert_cmpint (xclip_paste (&f->guest, "clipboard", "application/octet-stream", out_path,
+                                NULL), !=, 0);
+  g_assert_true (g_file_get_contents (out_path, &contents, &length, NULL));
+  g_assert_cmpuint (length, ==, 0);
+  daemon_wait_log (&f->host_sync, "over the size limit of 65536 bytes");
+  daemon_wait_log (&f->sync, "a desktop program's paste of application/octet-stream from the "
+                             "host's clipboard failed");
+  forget_owner (&f->host, owner);
+  g_unlink (out_path);
+  g_unlink (path);
+
+  host_to_guest (f, "clipboard", "application/octet-stream", small);
+}
+
+/* The guest's owner dies while the host pastes: that paste fails, and the
+ * next copy and paste work. */
+static void
+test_owner_killed (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GBytes) content = random_content (MiB, 5);
+  g_autoptr(GBytes) next = g_bytes_new_static ("after the crash", 15);
+  g_autofree char *path = write_temp_file (content);
+  g_autofree char *out_path = qt_tmp_path ("pasted");
+  g_autoptr(GSubprocess) paste = NULL;
+  GSubprocess *owner;
+  int status;
+
+  owner = xclip_copy (&f->guest, "clipboard", "application/x-qga-test", path);
+  wait_offered (&f->host, "clipboard", "application/x-qga-test");
+  /* stopped, it cannot answer: the paste is caught half way */
+  g_subprocess_send_signal (owner, SIGSTOP);
+  paste = xclip_paste_start (&f->host, "clipboard", "application/x-qga-test", out_path);
+  monitor_wait (f->monitor, "DataRequested", 1);
+  forget_owner (&f->guest, owner);
+  status = wait_process (paste, NULL, qt_ms (60000));
+  g_assert_cmpint (status, !=, 0);
+  g_assert_true (QT_WAIT (monitor_count (f->monitor, "SupplyError") == 1, qt_ms (5000)));
+  g_assert_cmpuint (monitor_count (f->monitor, "SupplyData"), ==, 0);
+  g_unlink (out_path);
+  g_unlink (path);
+
+  guest_to_host (f, "clipboard", TEXT_TARGET, next);
+}
+
+/* The host goes away while the guest pastes its copy: the paste fails,
+ * and once qga-host is back the next copy and paste work. */
+static void
+test_host_gone (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GBytes) content = random_content (MiB, 10);
+  g_autoptr(GBytes) next = g_bytes_new_static ("back again", 10);
+  g_autofree char *path = write_temp_file (content);
+  g_autofree char *out_path = qt_tmp_path ("pasted");
+  g_autoptr(GSubprocess) paste = NULL;
+  g_autofree char *contents = NULL;
+  gsize length = 0;
+  GSubprocess *owner;
+
+  owner = xclip_copy (&f->host, "clipboard", "application/x-qga-test", path);
+  wait_offered (&f->guest, "clipboard", "application/x-qga-test");
+  g_subprocess_send_signal (owner, SIGSTOP);
+  paste = xclip_paste_start (&f->guest, "clipboard", "application/x-qga-test", out_path);
+  monitor_wait (f->monitor, "Read (", 1);
+  daemon_wait_log (&f->host_sync, "the guest pastes application/x-qga-test");
+  daemon_stop (&f->host_sync);
+  g_assert_cmpint (wait_process (paste, NULL, qt_ms (60000)), !=, 0);
+  g_assert_true (g_file_get_contents (out_path, &contents, &length, NULL));
+  g_assert_cmpuint (length, ==, 0);
+  forget_owner (&f->host, owner);
+  g_unlink (out_path);
+  g_unlink (path);
+
+  start_host_sync (f, data);
+  daemon_wait_log (&f->host_sync, "the guest has the clipboard: mirroring");
+  host_to_guest (f, "clipboard", TEXT_TARGET, next);
+}
+
+/* qga-session restarts: qga-clipboard-sync announces the desktop's copy
+ * to the new one, and the host can paste it again. */
+static void
+test_session_restart (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GBytes) text = g_bytes_new_static ("still here", 10);
+  g_autofree char *path = write_temp_file (text);
+  g_autofree char *out_path = qt_tmp_path ("pasted");
+  g_autofree char *agent_path = g_strdup (g_getenv ("QGA_SESSION"));
+  const char *agent_argv[] = { agent_path, "--verbose", NULL };
+  g_autofree char *bus_env = g_strdup_printf ("DBUS_SESSION_BUS_ADDRESS=%s", f->session_address);
+  const char *agent_env[] = { bus_env, "XDG_SESSION_ID=s1", NULL };
+
+  xclip_copy (&f->guest, "clipboard", TEXT_TARGET, path);
+  wait_offered (&f->host, "clipboard", TEXT_TARGET);
+  g_assert_cmpuint (monitor_count (f->monitor, "Grab ('clipboard'"), ==, 1);
+  qt_proc_stop (f->agent);
+  f->agent = qt_proc_spawn_full (agent_argv, FALSE, agent_env, NULL);
+  monitor_wait (f->monitor, "Grab ('clipboard'", 2);
+  daemon_wait_log (&f->sync, "announcing the desktop's clipboard to the host again");
+  wait_offered (&f->host, "clipboard", TEXT_TARGET);
+  g_assert_cmpint (xclip_paste (&f->host, "clipboard", TEXT_TARGET, out_path, NULL), ==, 0);
+  assert_file_is (out_path, text);
+  g_unlink (out_path);
+  g_unlink (path);
+}
+
+static char *
+find_tool (const char *name, const char *package)
+{
+  char *path = g_find_program_in_path (name);
+
+  if (path == NULL)
+    {
+      /* TAP: the run fails, it does not skip */
+      printf ("Bail out! %s not found: install %s (tools/install-deps)\n", name, package);
+      exit (1);
+    }
+  return path;
+}
+
+int
+main (int argc, char **argv)
+{
+  static const Params small_guest = { .guest_max_size = 65536 };
+  static const Params small_host = { .host_max_size = 65536 };
+  int status;
+
+  qt_init (&argc, &argv);
+  qt_use_system_bus ();
+  xvfb_path = find_tool ("Xvfb", "xvfb");
+  xclip_path = find_tool ("xclip", "xclip");
+  if (geteuid () != 0)
+    {
+      printf ("Bail out! test-desktop-e2e needs root: it owns system bus names\n");
+      return 1;
+    }
+#define ADD(path, func, data) \
+  g_test_add (path, Fixture, data, fixture_setup, func, fixture_teardown)
+  ADD ("/desktop-e2e/text", test_text, NULL);
+  ADD ("/desktop-e2e/primary", test_primary, NULL);
+  ADD ("/desktop-e2e/png", test_png, NULL);
+  ADD ("/desktop-e2e/large", test_large, NULL);
+  ADD ("/desktop-e2e/no-echo", test_no_echo, NULL);
+  ADD ("/desktop-e2e/over-limit/guest", test_over_limit, &small_guest);
+  ADD ("/desktop-e2e/over-limit/host", test_over_limit_host, &small_host);
+  ADD ("/desktop-e2e/owner-killed", test_owner_killed, NULL);
+  ADD ("/desktop-e2e/session-restart", test_session_restart, NULL);
+  ADD ("/desktop-e2e/host-gone", test_host_gone, NULL);
+  status = qt_run ();
+  g_free (xvfb_path);
+  g_free (xclip_path);
+  return status;
+}
