@@ -4,10 +4,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -139,6 +145,179 @@ dt_find_tool (const char *name, const char *package)
       exit (1);
     }
   return path;
+}
+
+/* --- a headless sway, and wl-clipboard, as the client user -------------- */
+
+#define CLIENT_USER "nobody"
+
+static gboolean switch_user;   /* as root: run the clients as CLIENT_USER */
+static uid_t client_uid;
+static gid_t client_gid;
+
+void
+dt_sway_find_client_user (void)
+{
+  struct passwd entry, *user = NULL;
+  char buffer[4096];
+
+  if (geteuid () != 0)
+    {
+      /* sway and wl-clipboard run as we do */
+      client_uid = geteuid ();
+      client_gid = getegid ();
+      return;
+    }
+  if (getpwnam_r (CLIENT_USER, &entry, buffer, sizeof buffer, &user) != 0 || user == NULL ||
+      user->pw_uid == 0)
+    {
+      printf ("Bail out! no user %s to run sway and wl-clipboard as (sway refuses root)\n",
+              CLIENT_USER);
+      exit (1);
+    }
+  switch_user = TRUE;
+  client_uid = user->pw_uid;
+  client_gid = user->pw_gid;
+}
+
+/* In the child, before exec: a process group of its own (killed as one),
+ * the client user, and never outliving the test (after setuid, which
+ * clears the parent-death signal). Only async-signal-safe calls. */
+static void
+become_client (gpointer data)
+{
+  setpgid (0, 0);
+  if (switch_user &&
+      (setgroups (0, NULL) != 0 || setgid (client_gid) != 0 || setuid (client_uid) != 0))
+    _exit (127);
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+GSubprocessLauncher *
+dt_sway_launcher (DtSway *sway, GSubprocessFlags flags)
+{
+  GSubprocessLauncher *launcher = g_subprocess_launcher_new (flags);
+  const char *env[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
+
+  g_subprocess_launcher_set_environ (launcher, (char **) env);
+  g_subprocess_launcher_setenv (launcher, "HOME", sway->home, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_RUNTIME_DIR", sway->runtime_dir, TRUE);
+  if (sway->socket_name != NULL)
+    g_subprocess_launcher_setenv (launcher, "WAYLAND_DISPLAY", sway->socket_name, TRUE);
+  g_subprocess_launcher_set_child_setup (launcher, become_client, NULL, NULL);
+  return launcher;
+}
+
+static char *
+make_client_dir (const char *parent, const char *name)
+{
+  char *path = g_build_filename (parent, name, NULL);
+
+  g_assert_cmpint (g_mkdir (path, 0700), ==, 0);
+  g_assert_cmpint (chown (path, client_uid, client_gid), ==, 0);
+  return path;
+}
+
+/* The compositor's socket: the wayland-N it made in runtime_dir, once it
+ * accepts connections. */
+static gboolean
+find_socket (DtSway *sway)
+{
+  g_autoptr(GDir) dir = g_dir_open (sway->runtime_dir, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (sway->runtime_dir, name, NULL);
+      struct sockaddr_un address = { .sun_family = AF_UNIX };
+      struct stat st;
+      int fd;
+      gboolean ok;
+
+      if (!g_str_has_prefix (name, "wayland-") || g_str_has_suffix (name, ".lock") ||
+          stat (path, &st) != 0 || !S_ISSOCK (st.st_mode))
+        continue;
+      g_strlcpy (address.sun_path, path, sizeof address.sun_path);
+      fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      ok = connect (fd, (struct sockaddr *) &address, sizeof address) == 0;
+      close (fd);
+      if (ok)
+        {
+          sway->socket_name = g_strdup (name);
+          sway->socket_path = g_steal_pointer (&path);
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+void
+dt_sway_start (DtSway *sway)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *sway_path = dt_find_tool ("sway", "sway");
+
+  memset (sway, 0, sizeof *sway);
+  /* not under qt_tmpdir(): that is root's, 0700, and the client user
+   * could not reach its directories */
+  sway->dir = g_dir_make_tmp ("qga-wayland-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (chown (sway->dir, client_uid, client_gid), ==, 0);
+  sway->runtime_dir = make_client_dir (sway->dir, "run");
+  sway->home = make_client_dir (sway->dir, "home");
+  sway->log = g_build_filename (sway->dir, "sway.log", NULL);
+  launcher = dt_sway_launcher (sway, G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_subprocess_launcher_setenv (launcher, "WLR_BACKENDS", "headless", TRUE);
+  g_subprocess_launcher_setenv (launcher, "WLR_LIBINPUT_NO_DEVICES", "1", TRUE);
+  g_subprocess_launcher_setenv (launcher, "WLR_RENDERER", "pixman", TRUE);
+  g_subprocess_launcher_set_stderr_file_path (launcher, sway->log);
+  sway->process = g_subprocess_launcher_spawn (launcher, &error, sway_path, "-c", "/dev/null",
+                                               NULL);
+  g_assert_no_error (error);
+  if (!QT_WAIT (find_socket (sway) || g_subprocess_get_identifier (sway->process) == NULL ||
+                kill (atoi (g_subprocess_get_identifier (sway->process)), 0) != 0,
+                qt_ms (20000)) ||
+      sway->socket_path == NULL)
+    {
+      g_autofree char *log = NULL;
+
+      g_file_get_contents (sway->log, &log, NULL, NULL);
+      g_error ("sway did not start within 20 s: %s", log != NULL ? log : "(no log)");
+    }
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+        remove_tree (child);
+      else
+        g_unlink (child);
+    }
+  g_rmdir (path);
+}
+
+void
+dt_sway_stop (DtSway *sway)
+{
+  dt_signal_group (sway->process, SIGTERM);
+  dt_wait_process (sway->process, NULL, qt_ms (10000), dt_kill_group);
+  g_object_unref (sway->process);
+  remove_tree (sway->dir);
+  g_free (sway->dir);
+  g_free (sway->runtime_dir);
+  g_free (sway->home);
+  g_free (sway->log);
+  g_free (sway->socket_name);
+  g_free (sway->socket_path);
 }
 
 /* --- the module under test and its announcements ------------------------- */

@@ -45,6 +45,37 @@ void dt_kill_process (GSubprocess *process, DtKillFunc kill);
 /* The program's path, or the run fails (TAP: it does not skip). */
 char *dt_find_tool (const char *name, const char *package);
 
+/* --- a headless sway, and wl-clipboard, as the client user --- */
+
+/* A headless sway (WLR_BACKENDS=headless, WLR_LIBINPUT_NO_DEVICES=1, the
+ * pixman renderer: no GPU, no input device). sway refuses to run as root,
+ * so, when we are root, it and wl-clipboard run as the user nobody (its
+ * passwd home does not exist: HOME is a directory of ours), with an
+ * XDG_RUNTIME_DIR of their own (mode 0700, theirs); root connects to the
+ * compositor's socket by its full path. Each of those processes leads a
+ * process group of its own, killed as a group (dt_kill_group). */
+typedef struct {
+  char *dir;               /* the client user's: home/, run/ (XDG_RUNTIME_DIR), sway.log */
+  char *runtime_dir;
+  char *home;
+  char *log;
+  GSubprocess *process;
+  char *socket_name;       /* wayland-N, in runtime_dir */
+  char *socket_path;
+} DtSway;
+
+/* Before any dt_sway_start(): who runs sway and wl-clipboard (nobody as
+ * root, else ourselves); without that user the run fails (TAP Bail out). */
+void dt_sway_find_client_user (void);
+/* Started, its socket accepting connections (or the test fails with its log). */
+void dt_sway_start (DtSway *sway);
+/* SIGTERM to its group (SIGKILL if it lingers), its directory removed. */
+void dt_sway_stop (DtSway *sway);
+/* For a client of sway's: the client user, HOME, XDG_RUNTIME_DIR,
+ * WAYLAND_DISPLAY (once it is up), a process group of its own, and never
+ * outliving the test. */
+GSubprocessLauncher *dt_sway_launcher (DtSway *sway, GSubprocessFlags flags);
+
 /* --- the module under test, its announcements, the other client --- */
 
 typedef struct {

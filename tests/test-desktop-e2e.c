@@ -7,13 +7,18 @@
  *
  * xclip is the desktop program on both displays: it copies (xclip -i, in
  * the foreground, serving until it loses the selection or is killed) and
- * pastes (xclip -o). A monitor on the guest's session bus sees every
+ * pastes (xclip -o). The /desktop-e2e/wayland/ cases make the guest's
+ * desktop a headless sway instead (qga-clipboard-sync with WAYLAND_DISPLAY,
+ * its socket's path, and no DISPLAY), with wl-copy --foreground and
+ * wl-paste as its programs, run as the user nobody in process groups of
+ * their own (desktop-test-util's DtSway; sway refuses root). A monitor on the guest's session bus sees every
  * clipboard call and signal there, which is how the test counts grabs both
  * ways (a Grab call is a guest copy announced to the host; a HostGrabbed a
  * host copy announced to the guest). The system bus is the private one
  * dbus-test-runner starts (tests/system-bus.conf), with tests/fake-logind.
- * Every process is started by this program and stopped by its PID.
- * Without Xvfb or xclip the program fails: these tests do not skip.
+ * Every process is started by this program and stopped by its PID (or
+ * its process group). Without Xvfb, xclip, sway or wl-clipboard the
+ * program fails: these tests do not skip.
  */
 #include "config.h"
 
@@ -26,15 +31,17 @@
 #include <glib/gstdio.h>
 #include <glib-unix.h>
 
-#include "test-util.h"
+#include "desktop-test-util.h"
 
 #define CLIPBOARD_IFACE "org.qemu.GuestAgent.Clipboard"
 #define TEXT_TARGET "UTF8_STRING"
 #define PNG_TYPE "image/png"
-#define MiB (1024 * 1024)
+#define WL_TEXT_TYPE "text/plain;charset=utf-8"   /* wl-paste's name of TEXT_TARGET */
 
 static char *xvfb_path;
 static char *xclip_path;
+static char *wl_copy_path;
+static char *wl_paste_path;
 
 /* A 1x1 PNG: binary, with NUL bytes and bytes over 0x7f. */
 static const guint8 png_1x1[] = {
@@ -62,62 +69,61 @@ new_launcher (GSubprocessFlags flags)
   return launcher;
 }
 
-typedef struct {
-  gboolean done;
-  GBytes *out;
-  int status;
-} Finished;
-
-static void
-on_communicated (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Finished *finished = user_data;
-  GSubprocess *process = G_SUBPROCESS (source);
-  g_autoptr(GError) error = NULL;
-
-  g_subprocess_communicate_finish (process, result, &finished->out, NULL, &error);
-  g_assert_no_error (error);
-  finished->status = g_subprocess_get_if_exited (process) ? g_subprocess_get_exit_status (process)
-                                                          : -1;
-  finished->done = TRUE;
-}
-
-/* Wait (iterating the main loop) for process to exit; its stdout, if it
- * was a pipe, in *out. The exit status, -1 for a signal. */
+/* Wait (iterating the main loop) for process, which leads no group, to
+ * exit: see dt_wait_process(). */
 static int
 wait_process (GSubprocess *process, GBytes **out, guint timeout_ms)
 {
-  Finished finished = { FALSE, NULL, 0 };
-
-  g_subprocess_communicate_async (process, NULL, NULL, on_communicated, &finished);
-  if (!QT_WAIT (finished.done, timeout_ms))
-    {
-      g_subprocess_force_exit (process);
-      g_assert_true (QT_WAIT (finished.done, qt_ms (5000)));
-      g_error ("%s did not exit within %u ms", g_subprocess_get_identifier (process), timeout_ms);
-    }
-  if (out != NULL)
-    *out = g_steal_pointer (&finished.out);
-  g_clear_pointer (&finished.out, g_bytes_unref);
-  return finished.status;
-}
-
-static void
-kill_process (GSubprocess *process)
-{
-  g_subprocess_force_exit (process);
-  wait_process (process, NULL, qt_ms (5000));
+  return dt_wait_process (process, out, timeout_ms, g_subprocess_force_exit);
 }
 
 /* --- a display ------------------------------------------------------------- */
 
+/* An Xvfb with xclip, or (the guest only) a headless sway with
+ * wl-clipboard, whose processes lead process groups of their own. */
 typedef struct {
   const char *name;         /* "guest", "host" */
   GSubprocess *xvfb;
-  char *display;
+  DtSway *sway;             /* instead of xvfb */
+  char *display;            /* :N, or sway's socket's path */
   char *log;
-  GPtrArray *owners;        /* xclip -i still running */
+  GPtrArray *owners;        /* xclip -i or wl-copy still running */
 } Display;
+
+/* A Wayland desktop: sway. */
+static void
+display_start_sway (Display *d, const char *name)
+{
+  d->name = name;
+  d->owners = g_ptr_array_new_with_free_func (g_object_unref);
+  d->sway = g_new0 (DtSway, 1);
+  dt_sway_start (d->sway);
+  d->display = g_strdup (d->sway->socket_path);
+}
+
+/* A program started on d: ended by its PID, or its group under sway. */
+static void
+display_kill (Display *d, GSubprocess *process)
+{
+  dt_kill_process (process, d->sway != NULL ? dt_kill_group : g_subprocess_force_exit);
+}
+
+static int
+display_wait (Display *d, GSubprocess *process, GBytes **out, guint timeout_ms)
+{
+  return dt_wait_process (process, out, timeout_ms,
+                          d->sway != NULL ? dt_kill_group : g_subprocess_force_exit);
+}
+
+/* sig to the owner (its group under sway: wl-copy serves through a child). */
+static void
+display_signal_owner (Display *d, GSubprocess *owner, int sig)
+{
+  if (d->sway != NULL)
+    dt_signal_group (owner, sig);
+  else
+    g_subprocess_send_signal (owner, sig);
+}
 
 static void
 display_start (Display *d, const char *name)
@@ -165,14 +171,20 @@ static void
 display_stop (Display *d)
 {
   for (guint i = 0; i < d->owners->len; i++)
-    kill_process (d->owners->pdata[i]);
+    display_kill (d, d->owners->pdata[i]);
   g_ptr_array_unref (d->owners);
+  g_free (d->display);
+  if (d->sway != NULL)
+    {
+      dt_sway_stop (d->sway);
+      g_clear_pointer (&d->sway, g_free);
+      return;
+    }
   g_subprocess_send_signal (d->xvfb, SIGTERM);
   wait_process (d->xvfb, NULL, qt_ms (10000));
   g_object_unref (d->xvfb);
   g_unlink (d->log);
   g_free (d->log);
-  g_free (d->display);
 }
 
 static const char *
@@ -181,16 +193,78 @@ xclip_selection (const char *selection)
   return g_str_equal (selection, "primary") ? "primary" : "clipboard";
 }
 
-/* xclip -i on d: owns selection offering path's content as target, until
- * it loses the selection or is killed. */
+/* wl-copy --foreground on d: owns selection offering path's content as
+ * target (wl-copy's text types for TEXT_TARGET), until killed. */
 static GSubprocess *
-xclip_copy (Display *d, const char *selection, const char *target, const char *path)
+wl_copy (Display *d, const char *selection, const char *target, const char *path)
+{
+  g_autoptr(GSubprocessLauncher) launcher =
+    dt_sway_launcher (d->sway, G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  g_autoptr(GError) error = NULL;
+  const char *argv[8];
+  guint n = 0;
+  GSubprocess *process;
+
+  argv[n++] = wl_copy_path;
+  argv[n++] = "--foreground";
+  if (g_str_equal (selection, "primary"))
+    argv[n++] = "--primary";
+  if (!g_str_equal (target, TEXT_TARGET))
+    {
+      argv[n++] = "--type";
+      argv[n++] = target;
+    }
+  argv[n] = NULL;
+  g_subprocess_launcher_set_stdin_file_path (launcher, path);
+  process = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  g_ptr_array_add (d->owners, process);
+  return process;
+}
+
+/* wl-paste on d (TARGETS: --list-types). */
+static GSubprocess *
+wl_paste_start (Display *d, const char *selection, const char *target, const char *out_path)
+{
+  g_autoptr(GSubprocessLauncher) launcher =
+    dt_sway_launcher (d->sway, out_path != NULL ? G_SUBPROCESS_FLAGS_STDERR_SILENCE
+                                                : G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  g_autoptr(GError) error = NULL;
+  const char *argv[8];
+  guint n = 0;
+  GSubprocess *process;
+
+  argv[n++] = wl_paste_path;
+  if (g_str_equal (selection, "primary"))
+    argv[n++] = "--primary";
+  if (g_str_equal (target, "TARGETS"))
+    argv[n++] = "--list-types";
+  else
+    {
+      argv[n++] = "--no-newline";
+      argv[n++] = "--type";
+      argv[n++] = g_str_equal (target, TEXT_TARGET) ? WL_TEXT_TYPE : target;
+    }
+  argv[n] = NULL;
+  if (out_path != NULL)
+    g_subprocess_launcher_set_stdout_file_path (launcher, out_path);
+  process = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  return process;
+}
+
+/* xclip -i (wl-copy under sway) on d: owns selection offering path's
+ * content as target, until it loses the selection or is killed. */
+static GSubprocess *
+desktop_copy (Display *d, const char *selection, const char *target, const char *path)
 {
   g_autoptr(GSubprocessLauncher) launcher =
     new_launcher (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
   g_autoptr(GError) error = NULL;
   GSubprocess *process;
 
+  if (d->sway != NULL)
+    return wl_copy (d, selection, target, path);
   process = g_subprocess_launcher_spawn (launcher, &error, xclip_path, "-display", d->display,
                                          "-selection", xclip_selection (selection), "-quiet",
                                          "-t", target, "-i", path, NULL);
@@ -202,12 +276,12 @@ xclip_copy (Display *d, const char *selection, const char *target, const char *p
 static void
 forget_owner (Display *d, GSubprocess *process)
 {
-  kill_process (process);
+  display_kill (d, process);
   g_ptr_array_remove (d->owners, process);
 }
 
 static GSubprocess *
-xclip_paste_start (Display *d, const char *selection, const char *target, const char *out_path)
+desktop_paste_start (Display *d, const char *selection, const char *target, const char *out_path)
 {
   g_autoptr(GSubprocessLauncher) launcher =
     new_launcher (out_path != NULL ? G_SUBPROCESS_FLAGS_STDERR_SILENCE
@@ -215,6 +289,8 @@ xclip_paste_start (Display *d, const char *selection, const char *target, const 
   g_autoptr(GError) error = NULL;
   GSubprocess *process;
 
+  if (d->sway != NULL)
+    return wl_paste_start (d, selection, target, out_path);
   if (out_path != NULL)
     g_subprocess_launcher_set_stdout_file_path (launcher, out_path);
   process = g_subprocess_launcher_spawn (launcher, &error, xclip_path, "-display", d->display,
@@ -224,17 +300,18 @@ xclip_paste_start (Display *d, const char *selection, const char *target, const 
   return process;
 }
 
-/* xclip -o on d: the exit status; stdout into *out, or into out_path. */
+/* xclip -o (wl-paste) on d: the exit status; stdout into *out, or into out_path. */
 static int
-xclip_paste (Display *d, const char *selection, const char *target, const char *out_path,
+desktop_paste (Display *d, const char *selection, const char *target, const char *out_path,
              GBytes **out)
 {
-  g_autoptr(GSubprocess) process = xclip_paste_start (d, selection, target, out_path);
+  g_autoptr(GSubprocess) process = desktop_paste_start (d, selection, target, out_path);
 
-  return wait_process (process, out, qt_ms (90000));
+  return display_wait (d, process, out, qt_ms (90000));
 }
 
-/* Wait until d's selection offers target (xclip -o -t TARGETS lists it). */
+/* Wait until d's selection offers target (xclip -o -t TARGETS, wl-paste
+ * --list-types lists it). */
 static void
 wait_offered (Display *d, const char *selection, const char *target)
 {
@@ -243,12 +320,15 @@ wait_offered (Display *d, const char *selection, const char *target)
   for (;;)
     {
       g_autoptr(GBytes) out = NULL;
-      int status = xclip_paste (d, selection, "TARGETS", NULL, &out);
+      int status = desktop_paste (d, selection, "TARGETS", NULL, &out);
       g_autofree char *text = out != NULL ? g_strndup (g_bytes_get_data (out, NULL),
                                                        g_bytes_get_size (out)) : NULL;
       g_auto(GStrv) lines = g_strsplit (text != NULL ? text : "", "\n", -1);
 
-      if (status == 0 && g_strv_contains ((const char *const *) lines, target))
+      const char *listed = d->sway != NULL && g_str_equal (target, TEXT_TARGET) ? WL_TEXT_TYPE
+                                                                                : target;
+
+      if (status == 0 && g_strv_contains ((const char *const *) lines, listed))
         return;
       if (qt_now_ms () > deadline)
         g_error ("the %s display's %s never offered %s (last TARGETS: %s)", d->name, selection,
@@ -364,7 +444,8 @@ typedef struct {
   char *log;
 } Daemon;
 
-/* argv behind QGA_TEST_WRAPPER, with env added, stderr into a file. */
+/* argv behind QGA_TEST_WRAPPER, with env ("NAME=VALUE", or "NAME" to
+ * unset) added, stderr into a file. */
 static void
 daemon_start (Daemon *daemon, const char *const *argv, const char *const *env)
 {
@@ -388,7 +469,10 @@ daemon_start (Daemon *daemon, const char *const *argv, const char *const *env)
     {
       g_auto(GStrv) pair = g_strsplit (env[i], "=", 2);
 
-      g_subprocess_launcher_setenv (launcher, pair[0], pair[1], TRUE);
+      if (pair[1] == NULL)       /* "NAME": unset */
+        g_subprocess_launcher_unsetenv (launcher, pair[0]);
+      else
+        g_subprocess_launcher_setenv (launcher, pair[0], pair[1], TRUE);
     }
   daemon->log = qt_tmp_path ("daemon.log");
   g_subprocess_launcher_set_stderr_file_path (launcher, daemon->log);
@@ -451,6 +535,7 @@ daemon_stop (Daemon *daemon)
 typedef struct {
   gint64 guest_max_size;    /* qga-clipboard-sync's --max-clipboard-size; 0: default */
   gint64 host_max_size;     /* qga-host's; 0: default */
+  gboolean wayland_guest;   /* the guest desktop is sway, not an Xvfb */
 } Params;
 
 typedef struct {
@@ -497,11 +582,13 @@ start_guest_sync (Fixture *f, const Params *params)
                                               : G_GINT64_CONSTANT (268435456));
   g_autofree char *display_env = g_strdup_printf ("DISPLAY=%s", f->guest.display);
   g_autofree char *bus_env = g_strdup_printf ("DBUS_SESSION_BUS_ADDRESS=%s", f->session_address);
+  g_autofree char *wayland_env = g_strdup_printf ("WAYLAND_DISPLAY=%s", f->guest.display);
   const char *argv[] = { program, "--verbose", max_arg, NULL };
   const char *env[] = { display_env, bus_env, "WAYLAND_DISPLAY=", NULL };
+  const char *wayland[] = { "DISPLAY", bus_env, wayland_env, NULL };
 
-  daemon_start (&f->sync, argv, env);
-  daemon_wait_log (&f->sync, "(x11 backend)");
+  daemon_start (&f->sync, argv, f->guest.sway != NULL ? wayland : env);
+  daemon_wait_log (&f->sync, f->guest.sway != NULL ? "(wayland backend)" : "(x11 backend)");
 }
 
 static void
@@ -532,7 +619,10 @@ fixture_setup (Fixture *f, gconstpointer data)
   g_autofree char *bus_env = NULL;
   const char *agent_env[] = { NULL, "XDG_SESSION_ID=s1", NULL };
 
-  display_start (&f->guest, "guest");
+  if (data != NULL && ((const Params *) data)->wayland_guest)
+    display_start_sway (&f->guest, "guest");
+  else
+    display_start (&f->guest, "guest");
   display_start (&f->host, "host");
   g_assert_true (qt_wait_name_owned (QT_BUS_NAME, FALSE, qt_ms (5000)));
   f->logind = qt_proc_spawn (logind_argv, TRUE);
@@ -572,35 +662,6 @@ fixture_teardown (Fixture *f, gconstpointer data)
 
 /* --- content ---------------------------------------------------------------------- */
 
-static GBytes *
-random_content (gsize size, guint64 seed)
-{
-  guint8 *data = g_malloc (size);
-  guint64 x = seed | 1;
-
-  for (gsize i = 0; i < size; i++)
-    {
-      if (i % 8 == 0)
-        {
-          x ^= x << 13;
-          x ^= x >> 7;
-          x ^= x << 17;
-        }
-      data[i] = (guint8) (x >> ((i % 8) * 8));
-    }
-  return g_bytes_new_take (data, size);
-}
-
-static char *
-write_temp_file (GBytes *content)
-{
-  char *path = qt_tmp_path ("content");
-
-  g_assert_true (g_file_set_contents (path, g_bytes_get_data (content, NULL),
-                                      g_bytes_get_size (content), NULL));
-  return path;
-}
-
 static void
 assert_file_is (const char *path, GBytes *content)
 {
@@ -626,12 +687,12 @@ static GSubprocess *
 copy_and_paste (Fixture *f, Display *from, Display *to, const char *selection,
                 const char *target, GBytes *content)
 {
-  g_autofree char *path = write_temp_file (content);
+  g_autofree char *path = dt_write_temp_file (content);
   g_autofree char *out_path = qt_tmp_path ("pasted");
-  GSubprocess *owner = xclip_copy (from, selection, target, path);
+  GSubprocess *owner = desktop_copy (from, selection, target, path);
 
   wait_offered (to, selection, target);
-  g_assert_cmpint (xclip_paste (to, selection, target, out_path, NULL), ==, 0);
+  g_assert_cmpint (desktop_paste (to, selection, target, out_path, NULL), ==, 0);
   assert_file_is (out_path, content);
   g_unlink (out_path);
   g_unlink (path);
@@ -702,8 +763,8 @@ static void
 test_large (Fixture *f, gconstpointer data)
 {
   gsize size = qt_under_wrapper () ? 4 * MiB : 64 * MiB;
-  g_autoptr(GBytes) from_guest = random_content (size, 8);
-  g_autoptr(GBytes) from_host = random_content (size, 9);
+  g_autoptr(GBytes) from_guest = dt_random_content (size, 8);
+  g_autoptr(GBytes) from_host = dt_random_content (size, 9);
 
   guest_to_host (f, "clipboard", "application/x-qga-test", from_guest);
   host_to_guest (f, "clipboard", "application/x-qga-test", from_host);
@@ -714,16 +775,16 @@ static void
 test_no_echo (Fixture *f, gconstpointer data)
 {
   g_autoptr(GBytes) text = g_bytes_new_static ("echo?", 5);
-  g_autofree char *path = write_temp_file (text);
+  g_autofree char *path = dt_write_temp_file (text);
   GSubprocess *owner;
 
-  owner = xclip_copy (&f->guest, "clipboard", TEXT_TARGET, path);
+  owner = desktop_copy (&f->guest, "clipboard", TEXT_TARGET, path);
   wait_offered (&f->host, "clipboard", TEXT_TARGET);
   monitor_assert_stays (f->monitor, "Grab (", 1);
   g_assert_cmpuint (monitor_count (f->monitor, "HostGrabbed"), ==, 0);
   forget_owner (&f->guest, owner);
 
-  owner = xclip_copy (&f->host, "clipboard", TEXT_TARGET, path);
+  owner = desktop_copy (&f->host, "clipboard", TEXT_TARGET, path);
   monitor_wait (f->monitor, "HostGrabbed", 1);
   wait_offered (&f->guest, "clipboard", TEXT_TARGET);
   monitor_assert_stays (f->monitor, "HostGrabbed", 1);
@@ -738,17 +799,17 @@ test_no_echo (Fixture *f, gconstpointer data)
 static void
 test_over_limit (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GBytes) big = random_content (256 * 1024, 3);
-  g_autoptr(GBytes) small = random_content (1000, 4);
-  g_autofree char *path = write_temp_file (big);
+  g_autoptr(GBytes) big = dt_random_content (256 * 1024, 3);
+  g_autoptr(GBytes) small = dt_random_content (1000, 4);
+  g_autofree char *path = dt_write_temp_file (big);
   g_autofree char *out_path = qt_tmp_path ("pasted");
   g_autofree char *contents = NULL;
   gsize length = 0;
   GSubprocess *owner;
 
-  owner = xclip_copy (&f->guest, "clipboard", "application/octet-stream", path);
+  owner = desktop_copy (&f->guest, "clipboard", "application/octet-stream", path);
   wait_offered (&f->host, "clipboard", "application/octet-stream");
-  g_assert_cmpint (xclip_paste (&f->host, "clipboard", "application/octet-stream", out_path,
+  g_assert_cmpint (desktop_paste (&f->host, "clipboard", "application/octet-stream", out_path,
                                 NULL), !=, 0);
   g_assert_true (g_file_get_contents (out_path, &contents, &length, NULL));
   g_assert_cmpuint (length, ==, 0);
@@ -767,17 +828,17 @@ test_over_limit (Fixture *f, gconstpointer data)
 static void
 test_over_limit_host (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GBytes) big = random_content (256 * 1024, 6);
-  g_autoptr(GBytes) small = random_content (1000, 7);
-  g_autofree char *path = write_temp_file (big);
+  g_autoptr(GBytes) big = dt_random_content (256 * 1024, 6);
+  g_autoptr(GBytes) small = dt_random_content (1000, 7);
+  g_autofree char *path = dt_write_temp_file (big);
   g_autofree char *out_path = qt_tmp_path ("pasted");
   g_autofree char *contents = NULL;
   gsize length = 0;
   GSubprocess *owner;
 
-  owner = xclip_copy (&f->host, "clipboard", "application/octet-stream", path);
+  owner = desktop_copy (&f->host, "clipboard", "application/octet-stream", path);
   wait_offered (&f->guest, "clipboard", "application/octet-stream");
-  g_assert_cmpint (xclip_paste (&f->guest, "clipboard", "application/octet-stream", out_path,
+  g_assert_cmpint (desktop_paste (&f->guest, "clipboard", "application/octet-stream", out_path,
                                 NULL), !=, 0);
   g_assert_true (g_file_get_contents (out_path, &contents, &length, NULL));
   g_assert_cmpuint (length, ==, 0);
@@ -796,19 +857,19 @@ test_over_limit_host (Fixture *f, gconstpointer data)
 static void
 test_owner_killed (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GBytes) content = random_content (MiB, 5);
+  g_autoptr(GBytes) content = dt_random_content (MiB, 5);
   g_autoptr(GBytes) next = g_bytes_new_static ("after the crash", 15);
-  g_autofree char *path = write_temp_file (content);
+  g_autofree char *path = dt_write_temp_file (content);
   g_autofree char *out_path = qt_tmp_path ("pasted");
   g_autoptr(GSubprocess) paste = NULL;
   GSubprocess *owner;
   int status;
 
-  owner = xclip_copy (&f->guest, "clipboard", "application/x-qga-test", path);
+  owner = desktop_copy (&f->guest, "clipboard", "application/x-qga-test", path);
   wait_offered (&f->host, "clipboard", "application/x-qga-test");
   /* stopped, it cannot answer: the paste is caught half way */
-  g_subprocess_send_signal (owner, SIGSTOP);
-  paste = xclip_paste_start (&f->host, "clipboard", "application/x-qga-test", out_path);
+  display_signal_owner (&f->guest, owner, SIGSTOP);
+  paste = desktop_paste_start (&f->host, "clipboard", "application/x-qga-test", out_path);
   monitor_wait (f->monitor, "DataRequested", 1);
   forget_owner (&f->guest, owner);
   status = wait_process (paste, NULL, qt_ms (60000));
@@ -821,30 +882,77 @@ test_owner_killed (Fixture *f, gconstpointer data)
   guest_to_host (f, "clipboard", TEXT_TARGET, next);
 }
 
+/* The host copies path's content and its owner is stopped; the guest
+ * starts pasting it into out_path, and the host was asked for it. Returns
+ * the paste; *owner is the host's owner, stopped. */
+static GSubprocess *
+stall_guest_paste (Fixture *f, const char *path, const char *out_path, GSubprocess **owner)
+{
+  GSubprocess *paste;
+
+  *owner = desktop_copy (&f->host, "clipboard", "application/x-qga-test", path);
+  wait_offered (&f->guest, "clipboard", "application/x-qga-test");
+  display_signal_owner (&f->host, *owner, SIGSTOP);
+  paste = desktop_paste_start (&f->guest, "clipboard", "application/x-qga-test", out_path);
+  monitor_wait (f->monitor, "Read (", 1);
+  daemon_wait_log (&f->host_sync, "the guest pastes application/x-qga-test");
+  return paste;
+}
+
+/* The guest's paste failed: its program exits with an error (under
+ * Wayland, where a paste cannot report one, it just ends), with at most
+ * at_most bytes in out_path. */
+static void
+assert_guest_paste_failed (Fixture *f, GSubprocess *paste, const char *out_path, gsize at_most)
+{
+  g_autofree char *contents = NULL;
+  gsize length = 0;
+  int status = display_wait (&f->guest, paste, NULL, qt_ms (60000));
+
+  if (f->guest.sway == NULL)
+    g_assert_cmpint (status, !=, 0);
+  g_assert_true (g_file_get_contents (out_path, &contents, &length, NULL));
+  g_assert_cmpuint (length, <=, at_most);
+}
+
+/* The host's owner dies while the guest pastes: the paste fails (less
+ * than the content under Wayland), and the next copy and paste work. */
+static void
+test_host_owner_killed (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GBytes) content = dt_random_content (MiB, 12);
+  g_autoptr(GBytes) next = g_bytes_new_static ("after the host's crash", 22);
+  g_autofree char *path = dt_write_temp_file (content);
+  g_autofree char *out_path = qt_tmp_path ("pasted");
+  g_autoptr(GSubprocess) paste = NULL;
+  GSubprocess *owner;
+
+  paste = stall_guest_paste (f, path, out_path, &owner);
+  forget_owner (&f->host, owner);
+  assert_guest_paste_failed (f, paste, out_path, MiB - 1);
+  daemon_wait_log (&f->sync, "a desktop program's paste of application/x-qga-test from the "
+                             "host's clipboard failed");
+  g_unlink (out_path);
+  g_unlink (path);
+
+  host_to_guest (f, "clipboard", TEXT_TARGET, next);
+}
+
 /* The host goes away while the guest pastes its copy: the paste fails,
  * and once qga-host is back the next copy and paste work. */
 static void
 test_host_gone (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GBytes) content = random_content (MiB, 10);
+  g_autoptr(GBytes) content = dt_random_content (MiB, 10);
   g_autoptr(GBytes) next = g_bytes_new_static ("back again", 10);
-  g_autofree char *path = write_temp_file (content);
+  g_autofree char *path = dt_write_temp_file (content);
   g_autofree char *out_path = qt_tmp_path ("pasted");
   g_autoptr(GSubprocess) paste = NULL;
-  g_autofree char *contents = NULL;
-  gsize length = 0;
   GSubprocess *owner;
 
-  owner = xclip_copy (&f->host, "clipboard", "application/x-qga-test", path);
-  wait_offered (&f->guest, "clipboard", "application/x-qga-test");
-  g_subprocess_send_signal (owner, SIGSTOP);
-  paste = xclip_paste_start (&f->guest, "clipboard", "application/x-qga-test", out_path);
-  monitor_wait (f->monitor, "Read (", 1);
-  daemon_wait_log (&f->host_sync, "the guest pastes application/x-qga-test");
+  paste = stall_guest_paste (f, path, out_path, &owner);
   daemon_stop (&f->host_sync);
-  g_assert_cmpint (wait_process (paste, NULL, qt_ms (60000)), !=, 0);
-  g_assert_true (g_file_get_contents (out_path, &contents, &length, NULL));
-  g_assert_cmpuint (length, ==, 0);
+  assert_guest_paste_failed (f, paste, out_path, 0);
   forget_owner (&f->host, owner);
   g_unlink (out_path);
   g_unlink (path);
@@ -860,14 +968,14 @@ static void
 test_session_restart (Fixture *f, gconstpointer data)
 {
   g_autoptr(GBytes) text = g_bytes_new_static ("still here", 10);
-  g_autofree char *path = write_temp_file (text);
+  g_autofree char *path = dt_write_temp_file (text);
   g_autofree char *out_path = qt_tmp_path ("pasted");
   g_autofree char *agent_path = g_strdup (g_getenv ("QGA_SESSION"));
   const char *agent_argv[] = { agent_path, "--verbose", NULL };
   g_autofree char *bus_env = g_strdup_printf ("DBUS_SESSION_BUS_ADDRESS=%s", f->session_address);
   const char *agent_env[] = { bus_env, "XDG_SESSION_ID=s1", NULL };
 
-  xclip_copy (&f->guest, "clipboard", TEXT_TARGET, path);
+  desktop_copy (&f->guest, "clipboard", TEXT_TARGET, path);
   wait_offered (&f->host, "clipboard", TEXT_TARGET);
   g_assert_cmpuint (monitor_count (f->monitor, "Grab ('clipboard'"), ==, 1);
   qt_proc_stop (f->agent);
@@ -875,24 +983,10 @@ test_session_restart (Fixture *f, gconstpointer data)
   monitor_wait (f->monitor, "Grab ('clipboard'", 2);
   daemon_wait_log (&f->sync, "announcing the desktop's clipboard to the host again");
   wait_offered (&f->host, "clipboard", TEXT_TARGET);
-  g_assert_cmpint (xclip_paste (&f->host, "clipboard", TEXT_TARGET, out_path, NULL), ==, 0);
+  g_assert_cmpint (desktop_paste (&f->host, "clipboard", TEXT_TARGET, out_path, NULL), ==, 0);
   assert_file_is (out_path, text);
   g_unlink (out_path);
   g_unlink (path);
-}
-
-static char *
-find_tool (const char *name, const char *package)
-{
-  char *path = g_find_program_in_path (name);
-
-  if (path == NULL)
-    {
-      /* TAP: the run fails, it does not skip */
-      printf ("Bail out! %s not found: install %s (tools/install-deps)\n", name, package);
-      exit (1);
-    }
-  return path;
 }
 
 int
@@ -900,12 +994,17 @@ main (int argc, char **argv)
 {
   static const Params small_guest = { .guest_max_size = 65536 };
   static const Params small_host = { .host_max_size = 65536 };
+  static const Params wayland = { .wayland_guest = TRUE };
   int status;
 
   qt_init (&argc, &argv);
   qt_use_system_bus ();
-  xvfb_path = find_tool ("Xvfb", "xvfb");
-  xclip_path = find_tool ("xclip", "xclip");
+  xvfb_path = dt_find_tool ("Xvfb", "xvfb");
+  xclip_path = dt_find_tool ("xclip", "xclip");
+  g_free (dt_find_tool ("sway", "sway"));
+  wl_copy_path = dt_find_tool ("wl-copy", "wl-clipboard");
+  wl_paste_path = dt_find_tool ("wl-paste", "wl-clipboard");
+  dt_sway_find_client_user ();
   if (geteuid () != 0)
     {
       printf ("Bail out! test-desktop-e2e needs root: it owns system bus names\n");
@@ -921,10 +1020,21 @@ main (int argc, char **argv)
   ADD ("/desktop-e2e/over-limit/guest", test_over_limit, &small_guest);
   ADD ("/desktop-e2e/over-limit/host", test_over_limit_host, &small_host);
   ADD ("/desktop-e2e/owner-killed", test_owner_killed, NULL);
+  ADD ("/desktop-e2e/host-owner-killed", test_host_owner_killed, NULL);
   ADD ("/desktop-e2e/session-restart", test_session_restart, NULL);
   ADD ("/desktop-e2e/host-gone", test_host_gone, NULL);
+  /* the guest a headless sway, with wl-copy and wl-paste, the host an Xvfb */
+  ADD ("/desktop-e2e/wayland/text", test_text, &wayland);
+  ADD ("/desktop-e2e/wayland/primary", test_primary, &wayland);
+  ADD ("/desktop-e2e/wayland/png", test_png, &wayland);
+  ADD ("/desktop-e2e/wayland/large", test_large, &wayland);
+  ADD ("/desktop-e2e/wayland/no-echo", test_no_echo, &wayland);
+  ADD ("/desktop-e2e/wayland/owner-killed", test_owner_killed, &wayland);
+  ADD ("/desktop-e2e/wayland/host-owner-killed", test_host_owner_killed, &wayland);
   status = qt_run ();
   g_free (xvfb_path);
   g_free (xclip_path);
+  g_free (wl_copy_path);
+  g_free (wl_paste_path);
   return status;
 }

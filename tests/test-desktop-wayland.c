@@ -1,9 +1,9 @@
 /* test-desktop-wayland.c: the desktop clipboard's Wayland backend against
  * a real compositor.
  *
- * Each test starts its own headless sway (WLR_BACKENDS=headless,
- * WLR_LIBINPUT_NO_DEVICES=1, the pixman renderer: no GPU, no input
- * device) and uses wl-clipboard as the other client: wl-copy
+ * Each test starts its own headless sway (desktop-test-util's DtSway:
+ * WLR_BACKENDS=headless, WLR_LIBINPUT_NO_DEVICES=1, the pixman renderer:
+ * no GPU, no input device) and uses wl-clipboard as the other client: wl-copy
  * --foreground owns a selection until killed, wl-paste pastes. sway
  * refuses to run as root, so it and wl-clipboard run as the user nobody
  * (its passwd home does not exist: HOME is a directory of the test's),
@@ -21,14 +21,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -41,123 +35,16 @@
 
 #include "desktop-test-util.h"
 
-#define CLIENT_USER "nobody"
-
 static char *sway_path;
 static char *wl_copy_path;
 static char *wl_paste_path;
-static gboolean switch_user;   /* as root: run the clients as CLIENT_USER */
-static uid_t client_uid;
-static gid_t client_gid;
-
-/* --- processes, as the client user -------------------------------------- */
-
-/* In the child, before exec: a process group of its own (killed as one),
- * the client user, and never outliving the test (after setuid, which
- * clears the parent-death signal). Only async-signal-safe calls. */
-static void
-become_client (gpointer data)
-{
-  setpgid (0, 0);
-  if (switch_user &&
-      (setgroups (0, NULL) != 0 || setgid (client_gid) != 0 || setuid (client_uid) != 0))
-    _exit (127);
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
 
 /* --- the fixture: a compositor, the module, its announcements ----------- */
 
 typedef struct {
   DtDesktop d;             /* its owners: wl-copy processes */
-  char *dir;               /* the client user's: home/, run/ (XDG_RUNTIME_DIR), sway.log */
-  char *runtime_dir;
-  char *home;
-  char *sway_log;
-  GSubprocess *sway;
-  char *socket_name;       /* wayland-N, in runtime_dir */
-  char *socket_path;
+  DtSway sway;
 } Fixture;
-
-static GSubprocessLauncher *
-client_launcher (Fixture *f, GSubprocessFlags flags)
-{
-  GSubprocessLauncher *launcher = g_subprocess_launcher_new (flags);
-  const char *env[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
-
-  g_subprocess_launcher_set_environ (launcher, (char **) env);
-  g_subprocess_launcher_setenv (launcher, "HOME", f->home, TRUE);
-  g_subprocess_launcher_setenv (launcher, "XDG_RUNTIME_DIR", f->runtime_dir, TRUE);
-  if (f->socket_name != NULL)
-    g_subprocess_launcher_setenv (launcher, "WAYLAND_DISPLAY", f->socket_name, TRUE);
-  g_subprocess_launcher_set_child_setup (launcher, become_client, NULL, NULL);
-  return launcher;
-}
-
-static char *
-make_client_dir (const char *parent, const char *name)
-{
-  char *path = g_build_filename (parent, name, NULL);
-
-  g_assert_cmpint (g_mkdir (path, 0700), ==, 0);
-  g_assert_cmpint (chown (path, client_uid, client_gid), ==, 0);
-  return path;
-}
-
-/* The compositor's socket: the wayland-N it made in runtime_dir, once it
- * accepts connections. */
-static gboolean
-find_socket (Fixture *f)
-{
-  g_autoptr(GDir) dir = g_dir_open (f->runtime_dir, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (f->runtime_dir, name, NULL);
-      struct sockaddr_un address = { .sun_family = AF_UNIX };
-      struct stat st;
-      int fd;
-      gboolean ok;
-
-      if (!g_str_has_prefix (name, "wayland-") || g_str_has_suffix (name, ".lock") ||
-          stat (path, &st) != 0 || !S_ISSOCK (st.st_mode))
-        continue;
-      g_strlcpy (address.sun_path, path, sizeof address.sun_path);
-      fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      ok = connect (fd, (struct sockaddr *) &address, sizeof address) == 0;
-      close (fd);
-      if (ok)
-        {
-          f->socket_name = g_strdup (name);
-          f->socket_path = g_steal_pointer (&path);
-          return TRUE;
-        }
-    }
-  return FALSE;
-}
-
-static void
-start_sway (Fixture *f)
-{
-  g_autoptr(GSubprocessLauncher) launcher = client_launcher (f, G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
-  g_autoptr(GError) error = NULL;
-
-  g_subprocess_launcher_setenv (launcher, "WLR_BACKENDS", "headless", TRUE);
-  g_subprocess_launcher_setenv (launcher, "WLR_LIBINPUT_NO_DEVICES", "1", TRUE);
-  g_subprocess_launcher_setenv (launcher, "WLR_RENDERER", "pixman", TRUE);
-  g_subprocess_launcher_set_stderr_file_path (launcher, f->sway_log);
-  f->sway = g_subprocess_launcher_spawn (launcher, &error, sway_path, "-c", "/dev/null", NULL);
-  g_assert_no_error (error);
-  if (!QT_WAIT (find_socket (f) || g_subprocess_get_identifier (f->sway) == NULL ||
-                kill (atoi (g_subprocess_get_identifier (f->sway)), 0) != 0, qt_ms (20000)) ||
-      f->socket_path == NULL)
-    {
-      g_autofree char *log = NULL;
-
-      g_file_get_contents (f->sway_log, &log, NULL, NULL);
-      g_error ("sway did not start within 20 s: %s", log != NULL ? log : "(no log)");
-    }
-}
 
 static GSubprocess *wl_copy (DtDesktop *d, QgaSelectionId selection, const char *type,
                             const char *path);
@@ -190,55 +77,18 @@ static const DtBackend wl_clipboard_backend = {
 static void
 fixture_set_up (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-
   dt_desktop_init (&f->d, &wl_clipboard_backend);
-  /* not under qt_tmpdir(): that is root's, 0700, and the client user
-   * could not reach its directories */
-  f->dir = g_dir_make_tmp ("qga-wayland-XXXXXX", &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (chown (f->dir, client_uid, client_gid), ==, 0);
-  f->runtime_dir = make_client_dir (f->dir, "run");
-  f->home = make_client_dir (f->dir, "home");
-  f->sway_log = g_build_filename (f->dir, "sway.log", NULL);
-  start_sway (f);
-  f->d.display = f->socket_path;
+  dt_sway_start (&f->sway);
+  f->d.display = f->sway.socket_path;
   dt_desktop_replace_clipboard (&f->d, 0, 0);
   dt_log_forget ();
-}
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
 }
 
 static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
   dt_desktop_clear (&f->d);
-  dt_signal_group (f->sway, SIGTERM);
-  dt_wait_process (f->sway, NULL, qt_ms (10000), dt_kill_group);
-  g_object_unref (f->sway);
-  remove_tree (f->dir);
-  g_free (f->dir);
-  g_free (f->runtime_dir);
-  g_free (f->home);
-  g_free (f->sway_log);
-  g_free (f->socket_name);
-  g_free (f->socket_path);
+  dt_sway_stop (&f->sway);
 }
 
 /* wl-copy --foreground: owns selection, offering the file's content as
@@ -249,7 +99,7 @@ wl_copy (DtDesktop *d, QgaSelectionId selection, const char *type, const char *p
 {
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GSubprocessLauncher) launcher =
-    client_launcher ((Fixture *) d, G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+    dt_sway_launcher (&((Fixture *) d)->sway, G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
 
   g_ptr_array_add (argv, wl_copy_path);
   g_ptr_array_add (argv, "--foreground");
@@ -270,7 +120,7 @@ static int
 wl_paste (DtDesktop *d, QgaSelectionId selection, const char *type, const char *out_path, GBytes **out)
 {
   g_autoptr(GSubprocessLauncher) launcher =
-    client_launcher ((Fixture *) d, out_path != NULL ? 0 : G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+    dt_sway_launcher (&((Fixture *) d)->sway, out_path != NULL ? 0 : G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   g_autoptr(GSubprocess) process = NULL;
   g_autoptr(GError) error = NULL;
   const char *argv[8];
@@ -532,7 +382,7 @@ test_compositor_lost (Fixture *f, gconstpointer data)
   stop_group (owner);   /* the read waits for it */
   dt_start_read (&f->d, QGA_SELECTION_CLIPBOARD, TEXT, qt_pipe_reader_start (&reader), &read);
   g_assert_false (QT_WAIT (read.done, 200));
-  dt_signal_group (f->sway, SIGKILL);
+  dt_signal_group (f->sway.process, SIGKILL);
   dt_wait_read (&read, qt_ms (10000));
   g_assert_error (read.error, QGA_ERROR, QGA_ERROR_GENERIC_ERROR);
   g_assert_nonnull (strstr (read.error->message, "lost the connection"));
@@ -606,7 +456,7 @@ test_backend_choice (Fixture *f, gconstpointer data)
 
   dt_display_env_save (&saved);
   g_unsetenv ("DISPLAY");
-  g_setenv ("WAYLAND_DISPLAY", f->socket_path, TRUE);
+  g_setenv ("WAYLAND_DISPLAY", f->sway.socket_path, TRUE);
   clipboard = qga_desktop_clipboard_new (0, 0, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (qga_desktop_clipboard_get_backend_name (clipboard), ==, "wayland");
@@ -637,31 +487,6 @@ test_backend_choice (Fixture *f, gconstpointer data)
   dt_display_env_restore (&saved);
 }
 
-static void
-find_client_user (void)
-{
-  struct passwd entry, *user = NULL;
-  char buffer[4096];
-
-  if (geteuid () != 0)
-    {
-      /* sway and wl-clipboard run as we do */
-      client_uid = geteuid ();
-      client_gid = getegid ();
-      return;
-    }
-  if (getpwnam_r (CLIENT_USER, &entry, buffer, sizeof buffer, &user) != 0 || user == NULL ||
-      user->pw_uid == 0)
-    {
-      printf ("Bail out! no user %s to run sway and wl-clipboard as (sway refuses root)\n",
-              CLIENT_USER);
-      exit (1);
-    }
-  switch_user = TRUE;
-  client_uid = user->pw_uid;
-  client_gid = user->pw_gid;
-}
-
 int
 main (int argc, char **argv)
 {
@@ -672,7 +497,7 @@ main (int argc, char **argv)
   sway_path = dt_find_tool ("sway", "sway");
   wl_copy_path = dt_find_tool ("wl-copy", "wl-clipboard");
   wl_paste_path = dt_find_tool ("wl-paste", "wl-clipboard");
-  find_client_user ();
+  dt_sway_find_client_user ();
 
   DT_ADD ("/desktop-wayland/backend-choice", test_backend_choice, NULL);
   DT_ADD ("/desktop-wayland/read-text/clipboard", test_read_text, GINT_TO_POINTER (QGA_SELECTION_CLIPBOARD));
