@@ -3,9 +3,10 @@
  * The input is the byte stream from the host. The target builds the
  * bridge's objects as bridge-main.c does (channel, dispatcher, clipboard,
  * stats), attaches the channel to a unix socket that the target plays
- * the host on, and writes the input into it in pieces (their sizes from
- * the input's hash), running the main loop and reading the bridge's
- * answers in between; then the host detaches and everything is freed.
+ * the host on, and writes the input into it in at most 16 pieces (where
+ * they end comes from the input's hash: fuzz_feed()), running the main
+ * loop and reading the bridge's answers in between; then the host
+ * detaches and everything is freed.
  * Every message goes the real way: QgaStream, framer and parser,
  * bridge-channel, the dispatcher, and from there bridge-commands
  * (guest-sync, guest-info, guest-clipboard-request, anything malformed),

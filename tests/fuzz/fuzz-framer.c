@@ -25,15 +25,12 @@
 
 static const gsize size_limits[] = { 2, 16, 64, 256, 4096, 65536, 8 * 1024 * 1024, 3 };
 
-typedef struct {
-  GString *log;   /* one line per event: M<text> or E<code> */
-} Events;
-
 static void
 check_round_trip (JsonNode *root)
 {
   g_autofree char *text = qga_wire_to_string (root);
-  g_autoptr(QgaFramer) framer = qga_framer_new (strlen (text) + 1);
+  g_autofree char *line = g_strconcat (text, "\n", NULL);
+  g_autoptr(QgaFramer) framer = qga_framer_new (strlen (line));
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) again = NULL;
   g_autofree char *text_again = NULL;
@@ -41,9 +38,9 @@ check_round_trip (JsonNode *root)
   gsize length;
   QgaFramerStatus status;
 
-  /* A top-level scalar ends at the next delimiter, as on the wire. */
-  qga_framer_push (framer, text, strlen (text));
-  qga_framer_push (framer, "\n", 1);
+  /* A top-level scalar ends at the next delimiter, as on the wire. One
+   * push: the framer expects the last one scanned before the next. */
+  qga_framer_push (framer, line, strlen (line));
   status = qga_framer_next (framer, &message, &length, &error);
   if (status != QGA_FRAMER_MESSAGE)
     {
@@ -113,7 +110,10 @@ drain (QgaFramer *framer, GString *log, gboolean parse)
       if (status == QGA_FRAMER_FAILED)
         {
           g_assert (error != NULL && error->domain == QGA_FRAMER_ERROR);
-          g_string_append_printf (log, "E%d\n", error->code);
+          /* Not printf: some inputs are an error a byte. */
+          g_string_append_c (log, 'E');
+          g_string_append_c (log, (char) ('0' + error->code));
+          g_string_append_c (log, '\n');
           continue;
         }
       g_assert (error == NULL);
@@ -127,14 +127,16 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   g_autoptr(QgaFramer) whole = NULL;
   g_autoptr(QgaFramer) split = NULL;
-  g_autoptr(GString) whole_log = g_string_new (NULL);
-  g_autoptr(GString) split_log = g_string_new (NULL);
+  /* Kept across inputs (not leaks: reachable), emptied for each. */
+  static GString *whole_log, *split_log;
   FuzzRng rng;
   gsize limit;
 
   fuzz_init ();
   if (size < 1)
     return 0;
+  whole_log = whole_log ? g_string_truncate (whole_log, 0) : g_string_new (NULL);
+  split_log = split_log ? g_string_truncate (split_log, 0) : g_string_new (NULL);
   limit = size_limits[data[0] % G_N_ELEMENTS (size_limits)];
   fuzz_rng_init (&rng, data, size);
   data++;

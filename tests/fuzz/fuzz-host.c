@@ -4,8 +4,9 @@
  * qga-host's serve mode builds (host-main.c): the clipboard and the stats
  * (no QMP socket: fuzz-qmp covers it), and a HostPeer on one end of a
  * socketpair; it plays the guest on the other end, writing the input in
- * pieces (never past a newline; sizes from the input's hash) and reading
- * qga-host's answers in between, then closes it. Every message goes the
+ * at most 16 pieces (most ending at a newline; where, from the input's
+ * hash: fuzz_feed()) and reading qga-host's answers in between, then
+ * closes it. Every message goes the
  * real way: QgaStream, framer, parser, host-peer, then host-commands
  * (host-ping, host-info, host-echo with its delayed replies, host-stats,
  * host-subscribe, host-unsubscribe, host-clipboard-request, anything

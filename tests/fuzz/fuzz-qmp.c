@@ -3,9 +3,9 @@
  * The input is the byte stream from QEMU's QMP socket. The target plays
  * QEMU on a unix socket: the client (host-qmp.c, all hypervisor fields
  * allowed) connects, a waiter asks for the first round (as a guest's
- * host-info would), and the input is written in pieces (never past a
- * newline; sizes from the input's hash) with the main loop run and the
- * client's commands read in between. The client numbers its commands
+ * host-info would), and the input is written in at most 16 pieces (most
+ * ending at a newline; where, from the input's hash: fuzz_feed()) with
+ * the main loop run and the client's commands read in between. The client numbers its commands
  * 1, 2, ... in the order qmp_capabilities, query-version, query-kvm,
  * query-name, query-cpus-fast, query-balloon, so replies with those ids
  * go through the real handling of each. Then it asks again (a second

@@ -35,10 +35,11 @@ void fuzz_iterate (guint max_rounds);
 /* Read and discard whatever fd has (non-blocking). */
 void fuzz_drain (int fd);
 
-/* Write all of data to a non-blocking socket, in pieces (never past a
- * newline) whose sizes come from rng, dispatching the main context (and
- * draining the socket's replies) between pieces and whenever the socket
- * is full. */
+/* Write all of data to a non-blocking socket in at most
+ * FUZZ_FEED_MAX_PIECES pieces (most ending at a newline; where they end
+ * comes from rng), dispatching the main context (and draining the
+ * socket's replies) between pieces and whenever the socket is full. */
+#define FUZZ_FEED_MAX_PIECES 16
 void fuzz_feed (int fd, const uint8_t *data, size_t size, FuzzRng *rng);
 
 /* A listening unix socket in a private directory, made once per process.
