@@ -25,6 +25,8 @@ G_BEGIN_DECLS
 #define X11_MAX_CHUNK (256 * 1024)
 /* Atoms accepted in an owner's TARGETS. */
 #define X11_MAX_TARGETS 1024
+/* Atom names kept between copies (a batch of TARGETS always fits). */
+#define X11_MAX_ATOM_NAMES (4 * X11_MAX_TARGETS)
 /* Property names our reads rotate through, so that a late answer to an
  * abandoned read does not land in the next one. */
 #define X11_READ_PROPERTIES (2 * QGA_DESKTOP_MAX_READS)

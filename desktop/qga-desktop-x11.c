@@ -44,11 +44,18 @@ typedef struct {
   xcb_get_atom_name_cookie_t cookie;
 } NameQuery;
 
-void
-x11_fetch_atom_names (QgaDesktopClipboardX11 *self, const xcb_atom_t *atoms, guint n)
+/* Any X client can offer atoms we have not seen, copy after copy: past
+ * X11_MAX_ATOM_NAMES the cache starts again (names are asked again when
+ * needed). Only a batch does that, before it adds: the names a caller got
+ * from x11_atom_name() after its batch stay valid. */
+static void
+fetch_atom_names (QgaDesktopClipboardX11 *self, const xcb_atom_t *atoms, guint n,
+                  gboolean may_make_room)
 {
   g_autoptr(GArray) queries = g_array_new (FALSE, FALSE, sizeof (NameQuery));
 
+  if (may_make_room && g_hash_table_size (self->atom_names) + n > X11_MAX_ATOM_NAMES)
+    g_hash_table_remove_all (self->atom_names);
   /* all the requests first, then the replies: one round trip */
   for (guint i = 0; i < n; i++)
     if (atoms[i] != XCB_ATOM_NONE &&
@@ -71,10 +78,16 @@ x11_fetch_atom_names (QgaDesktopClipboardX11 *self, const xcb_atom_t *atoms, gui
     }
 }
 
+void
+x11_fetch_atom_names (QgaDesktopClipboardX11 *self, const xcb_atom_t *atoms, guint n)
+{
+  fetch_atom_names (self, atoms, n, TRUE);
+}
+
 const char *
 x11_atom_name (QgaDesktopClipboardX11 *self, xcb_atom_t atom)
 {
-  x11_fetch_atom_names (self, &atom, 1);
+  fetch_atom_names (self, &atom, 1, FALSE);
   return g_hash_table_lookup (self->atom_names, GUINT_TO_POINTER (atom));
 }
 
