@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -181,12 +183,19 @@ dt_sway_find_client_user (void)
 }
 
 /* In the child, before exec: a process group of its own (killed as one),
- * the client user, and never outliving the test (after setuid, which
- * clears the parent-death signal). Only async-signal-safe calls. */
+ * the private /tmp (as root), the client user, and never outliving the
+ * test (after setuid, which clears the parent-death signal). Only
+ * async-signal-safe calls. */
 static void
 become_client (gpointer data)
 {
+  const DtSway *sway = data;
+
   setpgid (0, 0);
+  if (sway->tmp != NULL &&
+      (unshare (CLONE_NEWNS) != 0 || mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+       mount (sway->tmp, "/tmp", NULL, MS_BIND, NULL) != 0))
+    _exit (126);
   if (switch_user &&
       (setgroups (0, NULL) != 0 || setgid (client_gid) != 0 || setuid (client_uid) != 0))
     _exit (127);
@@ -204,7 +213,7 @@ dt_sway_launcher (DtSway *sway, GSubprocessFlags flags)
   g_subprocess_launcher_setenv (launcher, "XDG_RUNTIME_DIR", sway->runtime_dir, TRUE);
   if (sway->socket_name != NULL)
     g_subprocess_launcher_setenv (launcher, "WAYLAND_DISPLAY", sway->socket_name, TRUE);
-  g_subprocess_launcher_set_child_setup (launcher, become_client, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, become_client, sway, NULL);
   return launcher;
 }
 
@@ -215,6 +224,24 @@ make_client_dir (const char *parent, const char *name)
 
   g_assert_cmpint (g_mkdir (path, 0700), ==, 0);
   g_assert_cmpint (chown (path, client_uid, client_gid), ==, 0);
+  return path;
+}
+
+/* In /dev/shm when there is one, out of the way of the clients' /tmp. */
+static char *
+make_sway_dir (void)
+{
+  g_autoptr(GError) error = NULL;
+  char *path;
+
+  if (switch_user && g_file_test ("/dev/shm", G_FILE_TEST_IS_DIR))
+    {
+      path = g_strdup ("/dev/shm/qga-wayland-XXXXXX");
+      g_assert_nonnull (g_mkdtemp (path));
+      return path;
+    }
+  path = g_dir_make_tmp ("qga-wayland-XXXXXX", &error);
+  g_assert_no_error (error);
   return path;
 }
 
@@ -261,11 +288,12 @@ dt_sway_start (DtSway *sway)
   memset (sway, 0, sizeof *sway);
   /* not under qt_tmpdir(): that is root's, 0700, and the client user
    * could not reach its directories */
-  sway->dir = g_dir_make_tmp ("qga-wayland-XXXXXX", &error);
-  g_assert_no_error (error);
+  sway->dir = make_sway_dir ();
   g_assert_cmpint (chown (sway->dir, client_uid, client_gid), ==, 0);
   sway->runtime_dir = make_client_dir (sway->dir, "run");
   sway->home = make_client_dir (sway->dir, "home");
+  if (switch_user && !g_str_has_prefix (sway->dir, "/tmp/"))
+    sway->tmp = make_client_dir (sway->dir, "tmp");
   sway->log = g_build_filename (sway->dir, "sway.log", NULL);
   launcher = dt_sway_launcher (sway, G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
   g_subprocess_launcher_setenv (launcher, "WLR_BACKENDS", "headless", TRUE);
@@ -314,6 +342,7 @@ dt_sway_stop (DtSway *sway)
   remove_tree (sway->dir);
   g_free (sway->dir);
   g_free (sway->runtime_dir);
+  g_free (sway->tmp);
   g_free (sway->home);
   g_free (sway->log);
   g_free (sway->socket_name);

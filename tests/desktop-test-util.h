@@ -53,9 +53,14 @@ char *dt_find_tool (const char *name, const char *package);
  * passwd home does not exist: HOME is a directory of ours), with an
  * XDG_RUNTIME_DIR of their own (mode 0700, theirs); root connects to the
  * compositor's socket by its full path. Each of those processes leads a
- * process group of its own, killed as a group (dt_kill_group). */
+ * process group of its own, killed as a group (dt_kill_group). As root,
+ * each also gets a /tmp of its own, dir's tmp/ (a mount namespace): wl-copy
+ * keeps what it serves in /tmp/wl-copy-buffer-XXXXXX, and a wl-copy that
+ * is killed, as the tests do, would leave that behind. dir is not under
+ * /tmp, so that the clients still find it. */
 typedef struct {
-  char *dir;               /* the client user's: home/, run/ (XDG_RUNTIME_DIR), sway.log */
+  char *dir;               /* the client user's: home/, run/ (XDG_RUNTIME_DIR), tmp/, sway.log */
+  char *tmp;               /* the clients' /tmp; NULL: they share ours (not root) */
   char *runtime_dir;
   char *home;
   char *log;

@@ -17,7 +17,8 @@
  * host copy announced to the guest). The system bus is the private one
  * dbus-test-runner starts (tests/system-bus.conf), with tests/fake-logind.
  * Every process is started by this program and stopped by its PID (or
- * its process group). Without Xvfb, xclip, sway or wl-clipboard the
+ * its process group), except the qga-session the session bus starts in
+ * /desktop-e2e/session-restart, which leaves with that bus. Without Xvfb, xclip, sway or wl-clipboard the
  * program fails: these tests do not skip.
  */
 #include "config.h"
@@ -33,6 +34,7 @@
 
 #include "desktop-test-util.h"
 
+#define AGENT_NAME "org.qemu.GuestAgent"            /* qga-session's, on the session bus */
 #define CLIPBOARD_IFACE "org.qemu.GuestAgent.Clipboard"
 #define TEXT_TARGET "UTF8_STRING"
 #define PNG_TYPE "image/png"
@@ -545,7 +547,8 @@ typedef struct {
   QtProc *bridge;
   GSubprocess *session_bus;
   char *session_address;
-  QtProc *agent;            /* qga-session */
+  GDBusConnection *session;  /* the test's own connection to it */
+  QtProc *agent;            /* qga-session; NULL once the bus started it (session-restart) */
   Daemon sync;              /* qga-clipboard-sync on the guest display */
   Daemon host_sync;         /* qga-host clipboard sync on the host display */
   Monitor *monitor;
@@ -569,6 +572,38 @@ start_session_bus (Fixture *f)
   f->session_address = g_data_input_stream_read_line (out, NULL, NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (f->session_address);
+}
+
+static GDBusConnection *
+session_connect (const char *address)
+{
+  g_autoptr(GError) error = NULL;
+  GDBusConnection *connection =
+    g_dbus_connection_new_for_address_sync (address,
+                                            G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                            G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                            NULL, NULL, &error);
+
+  g_assert_no_error (error);
+  g_dbus_connection_set_exit_on_close (connection, FALSE);
+  return connection;
+}
+
+/* The PID of qga-session, the owner of its name on the session bus. */
+static guint32
+agent_pid (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply =
+    g_dbus_connection_call_sync (f->session, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                 "org.freedesktop.DBus", "GetConnectionUnixProcessID",
+                                 g_variant_new ("(s)", AGENT_NAME), G_VARIANT_TYPE ("(u)"),
+                                 G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  guint32 pid;
+
+  g_assert_no_error (error);
+  g_variant_get (reply, "(u)", &pid);
+  return pid;
 }
 
 static void
@@ -635,6 +670,10 @@ fixture_setup (Fixture *f, gconstpointer data)
   bus_env = g_strdup_printf ("DBUS_SESSION_BUS_ADDRESS=%s", f->session_address);
   agent_env[0] = bus_env;
   f->agent = qt_proc_spawn_full (agent_argv, FALSE, agent_env, NULL);
+  f->session = session_connect (f->session_address);
+  /* before qga-clipboard-sync's first call, which would have the bus start
+   * another qga-session, and then this one could not own the name */
+  g_assert_true (qt_wait_name_owned_on (f->session, AGENT_NAME, TRUE, qt_ms (10000)));
   f->monitor = monitor_start (f->session_address);
   start_guest_sync (f, data);
   daemon_wait_log (&f->host_sync, "the guest has the clipboard: mirroring");
@@ -646,7 +685,11 @@ fixture_teardown (Fixture *f, gconstpointer data)
   daemon_stop (&f->sync);
   daemon_stop (&f->host_sync);
   monitor_stop (f->monitor);
-  qt_proc_stop (f->agent);
+  g_dbus_connection_close_sync (f->session, NULL, NULL);
+  g_object_unref (f->session);
+  /* one the bus started leaves with it */
+  if (f->agent != NULL)
+    qt_proc_stop (f->agent);
   g_subprocess_send_signal (f->session_bus, SIGTERM);
   g_subprocess_wait (f->session_bus, NULL, NULL);
   g_object_unref (f->session_bus);
@@ -962,26 +1005,27 @@ test_host_gone (Fixture *f, gconstpointer data)
   host_to_guest (f, "clipboard", TEXT_TARGET, next);
 }
 
-/* qga-session restarts: qga-clipboard-sync announces the desktop's copy
- * to the new one, and the host can paste it again. */
+/* qga-session restarts as it would in a session: stopped, it is started
+ * again by the session bus for qga-clipboard-sync's call announcing the
+ * desktop's copy once more, and the host can paste that copy again. (The
+ * test cannot start it by hand: qga-clipboard-sync announces within a
+ * second, and the bus would start one first.) */
 static void
 test_session_restart (Fixture *f, gconstpointer data)
 {
   g_autoptr(GBytes) text = g_bytes_new_static ("still here", 10);
   g_autofree char *path = dt_write_temp_file (text);
   g_autofree char *out_path = qt_tmp_path ("pasted");
-  g_autofree char *agent_path = g_strdup (g_getenv ("QGA_SESSION"));
-  const char *agent_argv[] = { agent_path, "--verbose", NULL };
-  g_autofree char *bus_env = g_strdup_printf ("DBUS_SESSION_BUS_ADDRESS=%s", f->session_address);
-  const char *agent_env[] = { bus_env, "XDG_SESSION_ID=s1", NULL };
+  guint32 first_pid = agent_pid (f);
 
   desktop_copy (&f->guest, "clipboard", TEXT_TARGET, path);
   wait_offered (&f->host, "clipboard", TEXT_TARGET);
   g_assert_cmpuint (monitor_count (f->monitor, "Grab ('clipboard'"), ==, 1);
-  qt_proc_stop (f->agent);
-  f->agent = qt_proc_spawn_full (agent_argv, FALSE, agent_env, NULL);
+  qt_proc_stop (g_steal_pointer (&f->agent));
   monitor_wait (f->monitor, "Grab ('clipboard'", 2);
   daemon_wait_log (&f->sync, "announcing the desktop's clipboard to the host again");
+  g_assert_true (qt_wait_name_owned_on (f->session, AGENT_NAME, TRUE, qt_ms (10000)));
+  g_assert_cmpuint (agent_pid (f), !=, first_pid);
   wait_offered (&f->host, "clipboard", TEXT_TARGET);
   g_assert_cmpint (desktop_paste (&f->host, "clipboard", TEXT_TARGET, out_path, NULL), ==, 0);
   assert_file_is (out_path, text);

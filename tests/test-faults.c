@@ -870,7 +870,10 @@ test_tiny_reader (Fixture *f, gconstpointer user_data)
 static void
 test_bus_drop (void)
 {
-  const char *daemon_argv[] = { "dbus-daemon", "--session", "--nofork", "--print-address=1", NULL };
+  /* killed, it could not remove its socket: that goes with our directory */
+  g_autofree char *listen = g_strdup_printf ("--address=unix:dir=%s", qt_tmpdir ());
+  const char *daemon_argv[] = { "dbus-daemon", "--session", "--nofork", "--print-address=1", listen,
+                                NULL };
   g_autoptr(GError) error = NULL;
   g_autoptr(GSubprocess) daemon = g_subprocess_newv (daemon_argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
   g_autoptr(GDataInputStream) out = NULL;

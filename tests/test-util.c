@@ -771,12 +771,12 @@ qt_bus_close (GDBusConnection *connection)
 }
 
 static gboolean
-name_has_owner (const char *name)
+name_has_owner (GDBusConnection *connection, const char *name)
 {
   g_autoptr(GVariant) reply = NULL;
   gboolean owned = FALSE;
 
-  reply = g_dbus_connection_call_sync (qt_bus (), "org.freedesktop.DBus", "/org/freedesktop/DBus",
+  reply = g_dbus_connection_call_sync (connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                                        "org.freedesktop.DBus", "NameHasOwner",
                                        g_variant_new ("(s)", name), G_VARIANT_TYPE ("(b)"),
                                        G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
@@ -788,7 +788,14 @@ name_has_owner (const char *name)
 gboolean
 qt_wait_name_owned (const char *name, gboolean owned, guint timeout_ms)
 {
-  return QT_WAIT (name_has_owner (name) == owned, timeout_ms);
+  return qt_wait_name_owned_on (qt_bus (), name, owned, timeout_ms);
+}
+
+gboolean
+qt_wait_name_owned_on (GDBusConnection *connection, const char *name, gboolean owned,
+                       guint timeout_ms)
+{
+  return QT_WAIT (name_has_owner (connection, name) == owned, timeout_ms);
 }
 
 GVariant *

@@ -152,6 +152,9 @@ void qt_bus_close (GDBusConnection *connection);
 
 /* Wait until name has an owner (or none, with owned FALSE). */
 gboolean qt_wait_name_owned (const char *name, gboolean owned, guint timeout_ms);
+/* The same on another bus. */
+gboolean qt_wait_name_owned_on (GDBusConnection *connection, const char *name, gboolean owned,
+                                guint timeout_ms);
 
 /* The bridge's property NAME (sync Get); NULL on error. */
 GVariant *qt_get_property (GDBusConnection *connection, const char *name);
