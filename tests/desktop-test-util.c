@@ -149,6 +149,76 @@ dt_find_tool (const char *name, const char *package)
   return path;
 }
 
+/* --- an X server ---------------------------------------------------------- */
+
+static void
+die_with_test (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+/* Xvfb writes the display's number to fd 3 once it accepts connections. */
+static char *
+read_display_number (DtXvfb *xvfb, int fd)
+{
+  char number[32] = "";
+  gsize length = 0;
+
+  while (strchr (number, '\n') == NULL)
+    {
+      gssize n;
+
+      if (!qt_wait_fd (fd, G_IO_IN, qt_ms (15000)))
+        g_error ("Xvfb did not start within 15 s (log: %s)", xvfb->log);
+      n = read (fd, number + length, sizeof number - 1 - length);
+      if (n <= 0)
+        {
+          g_autofree char *log = NULL;
+
+          g_file_get_contents (xvfb->log, &log, NULL, NULL);
+          g_error ("Xvfb failed to start: %s", log != NULL ? log : "(no log)");
+        }
+      length += n;
+      number[length] = '\0';
+      g_assert_cmpuint (length, <, sizeof number - 1);
+    }
+  *strchr (number, '\n') = '\0';
+  return g_strdup_printf (":%s", number);
+}
+
+void
+dt_xvfb_start (DtXvfb *xvfb)
+{
+  g_autoptr(GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_autofree char *path = dt_find_tool ("Xvfb", "xvfb");
+  g_autoptr(GError) error = NULL;
+  int fds[2];
+
+  g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, NULL));
+  xvfb->log = qt_tmp_path ("xvfb.log");
+  g_subprocess_launcher_set_child_setup (launcher, die_with_test, NULL, NULL);
+  g_subprocess_launcher_set_stderr_file_path (launcher, xvfb->log);
+  g_subprocess_launcher_take_fd (launcher, fds[1], 3);
+  xvfb->process = g_subprocess_launcher_spawn (launcher, &error, path, "-displayfd", "3",
+                                               "-nolisten", "tcp", "-noreset",
+                                               "-screen", "0", "64x64x24", NULL);
+  g_assert_no_error (error);
+  xvfb->display = read_display_number (xvfb, fds[0]);
+  close (fds[0]);
+}
+
+void
+dt_xvfb_stop (DtXvfb *xvfb)
+{
+  g_subprocess_send_signal (xvfb->process, SIGTERM);
+  dt_wait_process (xvfb->process, NULL, qt_ms (10000), g_subprocess_force_exit);
+  g_clear_object (&xvfb->process);
+  g_clear_pointer (&xvfb->display, g_free);
+  g_unlink (xvfb->log);
+  g_clear_pointer (&xvfb->log, g_free);
+}
+
 /* --- a headless sway, and wl-clipboard, as the client user -------------- */
 
 #define CLIENT_USER "nobody"

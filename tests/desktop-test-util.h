@@ -45,6 +45,20 @@ void dt_kill_process (GSubprocess *process, DtKillFunc kill);
 /* The program's path, or the run fails (TAP: it does not skip). */
 char *dt_find_tool (const char *name, const char *package);
 
+/* --- an X server --- */
+
+/* An Xvfb of 64x64, no TCP, that does not outlive the test. */
+typedef struct {
+  GSubprocess *process;
+  char *display;           /* :N */
+  char *log;               /* its stderr */
+} DtXvfb;
+
+/* Started and accepting connections (or the test fails with its log). */
+void dt_xvfb_start (DtXvfb *xvfb);
+/* SIGTERM (SIGKILL if it lingers), its log removed. */
+void dt_xvfb_stop (DtXvfb *xvfb);
+
 /* --- a headless sway, and wl-clipboard, as the client user --- */
 
 /* A headless sway (WLR_BACKENDS=headless, WLR_LIBINPUT_NO_DEVICES=1, the

@@ -962,36 +962,9 @@ test_session_call_denied (Fixture *f, gconstpointer data)
 }
 
 /* A monitor on the system bus: the stats (un)subscriptions the bridge gets. */
-typedef struct {
-  GDBusConnection *connection;
-  GMutex lock;
-  GPtrArray *calls;   /* "SENDER MEMBER ARGS" */
-} Monitor;
-
-static GDBusMessage *
-monitor_filter (GDBusConnection *connection, GDBusMessage *message, gboolean incoming,
-                gpointer user_data)
-{
-  Monitor *monitor = user_data;
-  g_autofree char *args = NULL;
-
-  if (!incoming || g_dbus_message_get_message_type (message) != G_DBUS_MESSAGE_TYPE_METHOD_CALL)
-    return message;
-  /* a copy: a monitor must not answer it */
-  args = g_dbus_message_get_body (message) != NULL
-    ? g_variant_print (g_dbus_message_get_body (message), FALSE) : g_strdup ("()");
-  g_mutex_lock (&monitor->lock);
-  g_ptr_array_add (monitor->calls, g_strdup_printf ("%s %s %s", g_dbus_message_get_sender (message),
-                                                    g_dbus_message_get_member (message), args));
-  g_mutex_unlock (&monitor->lock);
-  g_object_unref (message);
-  return NULL;
-}
-
-static Monitor *
+static QtMonitor *
 monitor_start (void)
 {
-  Monitor *monitor = g_new0 (Monitor, 1);
   g_autoptr(GError) error = NULL;
   g_autofree char *address = g_dbus_address_get_for_bus_sync (G_BUS_TYPE_SYSTEM, NULL, &error);
   const char *rules[] = {
@@ -999,70 +972,33 @@ monitor_start (void)
     "type='method_call',interface='" QT_INTERFACE "',member='UnsubscribeHostStats'",
     NULL
   };
-  g_autoptr(GVariant) reply = NULL;
 
   g_assert_no_error (error);
-  g_mutex_init (&monitor->lock);
-  monitor->calls = g_ptr_array_new_with_free_func (g_free);
-  monitor->connection =
-    g_dbus_connection_new_for_address_sync (address,
-                                            G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                                            G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                            NULL, NULL, &error);
-  g_assert_no_error (error);
-  g_dbus_connection_set_exit_on_close (monitor->connection, FALSE);
-  g_dbus_connection_add_filter (monitor->connection, monitor_filter, monitor, NULL);
-  reply = g_dbus_connection_call_sync (monitor->connection, "org.freedesktop.DBus",
-                                       "/org/freedesktop/DBus", "org.freedesktop.DBus.Monitoring",
-                                       "BecomeMonitor", g_variant_new ("(^asu)", rules, 0), NULL,
-                                       G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
-  g_assert_no_error (error);
-  return monitor;
-}
-
-static guint
-monitor_count (Monitor *monitor)
-{
-  guint n;
-
-  g_mutex_lock (&monitor->lock);
-  n = monitor->calls->len;
-  g_mutex_unlock (&monitor->lock);
-  return n;
+  return qt_monitor_start (address, rules);
 }
 
 /* The calls seen, once there are n of them: "MEMBER ARGS" lines, all
  * asserted to come from one sender. */
 static char *
-monitor_wait (Monitor *monitor, guint n)
+monitor_wait (QtMonitor *monitor, guint n)
 {
   g_autoptr(GString) text = g_string_new (NULL);
+  g_auto(GStrv) seen = NULL;
   g_autofree char *sender = NULL;
 
-  g_assert_true (QT_WAIT (monitor_count (monitor) >= n, qt_ms (10000)));
-  g_mutex_lock (&monitor->lock);
-  for (guint i = 0; i < monitor->calls->len; i++)
+  g_assert_true (qt_monitor_wait (monitor, "", n, qt_ms (10000)));
+  seen = qt_monitor_seen (monitor);
+  for (guint i = 0; seen[i] != NULL; i++)
     {
-      const char *call = monitor->calls->pdata[i];
-      const char *space = strchr (call, ' ');
+      const char *space = strchr (seen[i], ' ');
 
       if (sender == NULL)
-        sender = g_strndup (call, space - call);
-      g_assert_true (strncmp (call, sender, space - call) == 0 && sender[space - call] == '\0');
+        sender = g_strndup (seen[i], space - seen[i]);
+      g_assert_true (strncmp (seen[i], sender, space - seen[i]) == 0 &&
+                     sender[space - seen[i]] == '\0');
       g_string_append_printf (text, "%s%s", i > 0 ? "; " : "", space + 1);
     }
-  g_mutex_unlock (&monitor->lock);
   return g_string_free (g_steal_pointer (&text), FALSE);
-}
-
-static void
-monitor_stop (Monitor *monitor)
-{
-  g_dbus_connection_close_sync (monitor->connection, NULL, NULL);
-  g_object_unref (monitor->connection);
-  g_ptr_array_unref (monitor->calls);
-  g_mutex_clear (&monitor->lock);
-  g_free (monitor);
 }
 
 /* GetHostStats relayed; two programs subscribe and the agent holds one
@@ -1183,7 +1119,7 @@ test_session_stats (Fixture *f, gconstpointer data)
   g_autoptr(GVariant) stats = NULL;
   g_autofree char *seen = NULL;
   GDBusConnection *second;
-  Monitor *monitor;
+  QtMonitor *monitor;
   guint32 cpus = 0;
 
   g_assert_true (qt_wait_until (agent_host_connected, s, qt_ms (30000)));
@@ -1235,9 +1171,9 @@ test_session_stats (Fixture *f, gconstpointer data)
   (void) count_signals (s, "HostStats", 500);
   g_ptr_array_set_size (s->signals, 0);
   g_assert_cmpuint (count_signals (s, "HostStats", 1500), ==, 0);
-  g_assert_cmpuint (monitor_count (monitor), ==, 6);
+  g_assert_cmpuint (qt_monitor_count (monitor, ""), ==, 6);
 
-  monitor_stop (monitor);
+  qt_monitor_stop (monitor);
   g_dbus_connection_signal_unsubscribe (s->program, signal_id);
   qt_proc_stop (host);
 }

@@ -785,6 +785,112 @@ name_has_owner (GDBusConnection *connection, const char *name)
   return owned;
 }
 
+/* --- a bus monitor --- */
+
+struct _QtMonitor {
+  GDBusConnection *connection;
+  GMutex lock;
+  GPtrArray *seen;          /* "SENDER MEMBER ARGS" */
+};
+
+static GDBusMessage *
+monitor_filter (GDBusConnection *connection, GDBusMessage *message, gboolean incoming,
+                gpointer user_data)
+{
+  QtMonitor *monitor = user_data;
+  GDBusMessageType type = g_dbus_message_get_message_type (message);
+  GVariant *body = g_dbus_message_get_body (message);
+  g_autofree char *args = NULL;
+
+  if (!incoming ||
+      (type != G_DBUS_MESSAGE_TYPE_METHOD_CALL && type != G_DBUS_MESSAGE_TYPE_SIGNAL))
+    return message;   /* the reply to BecomeMonitor */
+  /* NameAcquired and NameLost are the bus's to us, not traffic seen */
+  if (g_strcmp0 (g_dbus_message_get_sender (message), "org.freedesktop.DBus") != 0)
+    {
+      args = body != NULL ? g_variant_print (body, FALSE) : g_strdup ("()");
+      g_mutex_lock (&monitor->lock);
+      g_ptr_array_add (monitor->seen,
+                       g_strdup_printf ("%s %s %s", g_dbus_message_get_sender (message),
+                                        g_dbus_message_get_member (message), args));
+      g_mutex_unlock (&monitor->lock);
+    }
+  /* a copy of someone else's message: a monitor must not answer it */
+  g_object_unref (message);
+  return NULL;
+}
+
+QtMonitor *
+qt_monitor_start (const char *address, const char *const *rules)
+{
+  QtMonitor *monitor = g_new0 (QtMonitor, 1);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+
+  g_mutex_init (&monitor->lock);
+  monitor->seen = g_ptr_array_new_with_free_func (g_free);
+  monitor->connection =
+    g_dbus_connection_new_for_address_sync (address,
+                                            G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                            G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                            NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_dbus_connection_set_exit_on_close (monitor->connection, FALSE);
+  g_dbus_connection_add_filter (monitor->connection, monitor_filter, monitor, NULL);
+  reply = g_dbus_connection_call_sync (monitor->connection, "org.freedesktop.DBus",
+                                       "/org/freedesktop/DBus", "org.freedesktop.DBus.Monitoring",
+                                       "BecomeMonitor", g_variant_new ("(^asu)", rules, 0), NULL,
+                                       G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error (error);
+  return monitor;
+}
+
+void
+qt_monitor_stop (QtMonitor *monitor)
+{
+  g_dbus_connection_close_sync (monitor->connection, NULL, NULL);
+  g_object_unref (monitor->connection);
+  g_ptr_array_unref (monitor->seen);
+  g_mutex_clear (&monitor->lock);
+  g_free (monitor);
+}
+
+guint
+qt_monitor_count (QtMonitor *monitor, const char *prefix)
+{
+  guint n = 0;
+
+  g_mutex_lock (&monitor->lock);
+  for (guint i = 0; i < monitor->seen->len; i++)
+    {
+      const char *line = monitor->seen->pdata[i];
+
+      n += g_str_has_prefix (strchr (line, ' ') + 1, prefix);
+    }
+  g_mutex_unlock (&monitor->lock);
+  return n;
+}
+
+gboolean
+qt_monitor_wait (QtMonitor *monitor, const char *prefix, guint n, guint timeout_ms)
+{
+  return QT_WAIT (qt_monitor_count (monitor, prefix) >= n, timeout_ms);
+}
+
+GStrv
+qt_monitor_seen (QtMonitor *monitor)
+{
+  GStrv lines;
+
+  g_mutex_lock (&monitor->lock);
+  lines = g_new (char *, monitor->seen->len + 1);
+  for (guint i = 0; i < monitor->seen->len; i++)
+    lines[i] = g_strdup (monitor->seen->pdata[i]);
+  lines[monitor->seen->len] = NULL;
+  g_mutex_unlock (&monitor->lock);
+  return lines;
+}
+
 gboolean
 qt_wait_name_owned (const char *name, gboolean owned, guint timeout_ms)
 {

@@ -277,6 +277,24 @@ JsonObject *qt_wire_expect_object (QtWire *wire);
  * message is exactly {"return": id}. */
 void qt_wire_sync (QtWire *wire, gint64 id);
 
+/* --- a bus monitor -------------------------------------------------------- */
+
+/* A connection to the bus at address that became a monitor
+ * (org.freedesktop.DBus.Monitoring.BecomeMonitor) for rules: it records
+ * every method call and signal it sees, in order, as "SENDER MEMBER ARGS"
+ * (ARGS as g_variant_print()s them, "()" for none). Recorded in GDBus's
+ * worker thread: the test's main loop need not run. */
+typedef struct _QtMonitor QtMonitor;
+
+QtMonitor *qt_monitor_start (const char *address, const char *const *rules);
+void qt_monitor_stop (QtMonitor *monitor);
+/* How many of those seen are "MEMBER ARGS" starting with prefix ("": all). */
+guint qt_monitor_count (QtMonitor *monitor, const char *prefix);
+/* Wait until qt_monitor_count (monitor, prefix) >= n; FALSE on timeout. */
+gboolean qt_monitor_wait (QtMonitor *monitor, const char *prefix, guint n, guint timeout_ms);
+/* A copy of the lines seen so far. */
+GStrv qt_monitor_seen (QtMonitor *monitor);
+
 /* --- JSON ----------------------------------------------------------------- */
 
 JsonNode *qt_json_parse (const char *text);   /* asserts valid JSON */
