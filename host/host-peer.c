@@ -105,13 +105,21 @@ static void
 stream_bad_input_cb (QgaStream *stream, GError *error, gpointer user_data)
 {
   HostPeer *peer = user_data;
-  g_autofree char *cut = qga_log_excerpt (error->message, strlen (error->message));
+  g_autofree char *cut = NULL;
 
   /* The 0xFF before a guest-sync-delimited reply lands here: expected. */
   if (g_error_matches (error, QGA_FRAMER_ERROR, QGA_FRAMER_ERROR_RESET))
-    g_debug ("resync on input from the guest: %s", cut);
-  else
-    warn_bad_input (peer, "bad input from the guest: %s", cut);
+    {
+      cut = qga_log_excerpt (error->message, strlen (error->message));
+      g_debug ("resync on input from the guest: %s", cut);
+      return;
+    }
+  /* A guest sending junk must not cost an excerpt per bad byte: only
+   * what the rate limit lets through is formatted. */
+  if (!qga_rate_limit_allow (&peer->bad_input_limit))
+    return;
+  cut = qga_log_excerpt (error->message, strlen (error->message));
+  g_warning ("bad input from the guest: %s", cut);
 }
 
 static void

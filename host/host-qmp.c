@@ -599,9 +599,12 @@ static void
 stream_bad_input_cb (QgaStream *stream, GError *error, gpointer user_data)
 {
   HostQmp *qmp = user_data;
-  g_autofree char *cut = qga_log_excerpt (error->message, strlen (error->message));
+  g_autofree char *cut = NULL;
 
-  warn (qmp, "QMP socket %s: bad input: %s", qmp->path, cut);
+  if (!qga_rate_limit_allow (&qmp->warn_limit))
+    return;   /* formatted only when logged */
+  cut = qga_log_excerpt (error->message, strlen (error->message));
+  g_warning ("QMP socket %s: bad input: %s", qmp->path, cut);
 }
 
 static void
