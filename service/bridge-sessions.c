@@ -159,7 +159,7 @@ identified (Agent *agent)
   if (sessions->logind == LOGIND_ABSENT && !sessions->fallback_logged)
     {
       g_message ("logind is not on the system bus: the clipboard goes to the first user's "
-                 "latest agent (docs/CLIPBOARD.md §6.1)");
+                 "latest agent (docs/CLIPBOARD.md, section 6.1)");
       sessions->fallback_logged = TRUE;
     }
   update_active (sessions);

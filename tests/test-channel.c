@@ -23,19 +23,25 @@ typedef struct {
   QtProc *bridge;
 } Fixture;
 
+/* In the C locale, as a service manager may start it. */
 static QtProc *
 spawn_bridge_on (const char *channel)
 {
   g_autofree char *arg = g_strdup_printf ("--channel=%s", channel);
   const char *bridge = g_getenv ("QGA_BRIDGE");
   const char *argv[] = { bridge ? bridge : "service/qga-bridge", "--bus=session", arg, NULL };
+  const char *env[] = { "LC_ALL=C", NULL };
 
-  return qt_proc_spawn (argv, FALSE);
+  return qt_proc_spawn_full (argv, FALSE, env, NULL);
 }
 
+/* data non-NULL: the bridge is given the device by a link whose name is
+ * not ASCII (a file name taken as given, whatever the locale). */
 static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
+  g_autofree char *link = NULL;
+
   f->master = posix_openpt (O_RDWR | O_NOCTTY | O_CLOEXEC);
   g_assert_cmpint (f->master, >=, 0);
   g_assert_cmpint (grantpt (f->master), ==, 0);
@@ -44,7 +50,12 @@ fixture_setup (Fixture *f, gconstpointer data)
   g_assert_nonnull (f->slave_path);
   g_assert_cmpint (fcntl (f->master, F_SETFL, fcntl (f->master, F_GETFL) | O_NONBLOCK), ==, 0);
 
-  f->bridge = spawn_bridge_on (f->slave_path);
+  if (data != NULL)
+    {
+      link = qt_tmp_path ("p\xc3\xb6rt");   /* "pört" in UTF-8 */
+      g_assert_cmpint (symlink (f->slave_path, link), ==, 0);
+    }
+  f->bridge = spawn_bridge_on (link != NULL ? link : f->slave_path);
   g_assert_true (qt_wait_name_owned (QT_BUS_NAME, TRUE, qt_ms (5000)));
   g_assert_true (qt_wait_host_connected (TRUE, qt_ms (5000)));
 }
@@ -211,6 +222,8 @@ main (int argc, char **argv)
 {
   qt_init (&argc, &argv);
   g_test_add ("/channel/device/round-trips", Fixture, NULL, fixture_setup,
+              test_device_round_trips, fixture_teardown);
+  g_test_add ("/channel/device/non-ascii-path", Fixture, "link", fixture_setup,
               test_device_round_trips, fixture_teardown);
   g_test_add ("/channel/device/guest-to-host", Fixture, NULL, fixture_setup,
               test_device_guest_to_host, fixture_teardown);
