@@ -622,6 +622,42 @@ test_display_lost (Fixture *f, gconstpointer data)
   dt_assert_lost_cleanly (&f->d);
 }
 
+/* Any X client can offer atoms we have not seen, copy after copy: the
+ * module's atom-name cache holds at most X11_MAX_ATOM_NAMES, and every
+ * atom still has its name (asked again once dropped). Six batches of
+ * X11_MAX_TARGETS fresh atoms, as six copies offering that many. */
+static void
+test_atom_names_bounded (Fixture *f, gconstpointer data)
+{
+  QgaDesktopClipboardX11 *x11 = (QgaDesktopClipboardX11 *) f->d.clipboard;
+  guint n = X11_MAX_ATOM_NAMES + 2 * X11_MAX_TARGETS;
+  g_autofree xcb_atom_t *atoms = g_new (xcb_atom_t, n);
+  guint before = g_hash_table_size (x11->atom_names);
+  guint most = 0;
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("_QGA_TEST_ATOM_%u", i);
+
+      atoms[i] = x11_intern_atom (x11, name);
+      g_assert_cmpuint (atoms[i], !=, XCB_ATOM_NONE);
+    }
+  for (guint i = 0; i < n; i += X11_MAX_TARGETS)
+    {
+      x11_fetch_atom_names (x11, atoms + i, MIN (X11_MAX_TARGETS, n - i));
+      most = MAX (most, g_hash_table_size (x11->atom_names));
+    }
+  g_assert_cmpuint (most, <=, X11_MAX_ATOM_NAMES);
+  g_assert_cmpuint (most, >, before + X11_MAX_TARGETS);   /* it did fill */
+  for (guint i = 0; i < n; i += 997)
+    {
+      g_autofree char *name = g_strdup_printf ("_QGA_TEST_ATOM_%u", i);
+
+      g_assert_cmpstr (x11_atom_name (x11, atoms[i]), ==, name);
+    }
+  g_assert_cmpuint (g_hash_table_size (x11->atom_names), <=, X11_MAX_ATOM_NAMES);
+}
+
 /* The mapping rules, without a server. */
 static void
 test_targets_mapping (void)
@@ -675,6 +711,7 @@ main (int argc, char **argv)
   DT_ADD_SHARED ("/desktop-x11/concurrent/reads", dt_test_concurrent_reads);
   DT_ADD ("/desktop-x11/concurrent/serves", test_concurrent_serves, NULL);
   DT_ADD ("/desktop-x11/display-lost", test_display_lost, NULL);
+  DT_ADD ("/desktop-x11/atom-names-bounded", test_atom_names_bounded, NULL);
 
   status = qt_run ();
   dt_log_stop ();
