@@ -8,7 +8,6 @@
 
 typedef struct {
   char *name;
-  guint watch_id;
   /* the user's record follows, aligned as malloc() aligns */
   max_align_t record[];
 } Entry;
@@ -21,13 +20,13 @@ struct _QgaCallers {
   QgaCallersFuncs funcs;
   gpointer user_data;
   GHashTable *by_name;     /* name → Entry */
+  guint owner_changed_id;
+  GCancellable *cancellable;   /* the owner checks on their way */
 };
 
 static void
 entry_free (Entry *entry)
 {
-  if (entry->watch_id != 0)
-    g_bus_unwatch_name (entry->watch_id);
   g_free (entry->name);
   g_free (entry);
 }
@@ -41,9 +40,8 @@ qga_caller_name (gconstpointer record)
 }
 
 static void
-on_name_vanished (GDBusConnection *connection, const char *name, gpointer user_data)
+caller_gone (QgaCallers *callers, const char *name)
 {
-  QgaCallers *callers = user_data;
   g_autofree char *owned_name = g_strdup (name);
   Entry *entry = g_hash_table_lookup (callers->by_name, owned_name);
 
@@ -52,6 +50,63 @@ on_name_vanished (GDBusConnection *connection, const char *name, gpointer user_d
   if (callers->funcs.vanished != NULL)
     callers->funcs.vanished (owned_name, (gpointer) entry->record, callers->user_data);
   g_hash_table_remove (callers->by_name, owned_name);
+}
+
+/* One subscription for every caller, made before the first: the bus sends
+ * a caller's departure after all its messages and before anything sent
+ * after it, so we learn of it in that order (a watch per name would start
+ * with its own AddMatch round trip, and could hear of it late). */
+static void
+on_name_owner_changed (GDBusConnection *connection, const char *sender, const char *path,
+                       const char *interface, const char *member, GVariant *parameters,
+                       gpointer user_data)
+{
+  const char *name, *old_owner, *new_owner;
+
+  if (!g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(sss)")))
+    return;
+  g_variant_get (parameters, "(&s&s&s)", &name, &old_owner, &new_owner);
+  if (*new_owner == '\0')
+    caller_gone (user_data, name);
+}
+
+typedef struct {
+  QgaCallers *callers;
+  char *name;
+} OwnerCheck;
+
+static void
+owner_checked (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  OwnerCheck *check = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
+                                                             &error);
+  gboolean owned = TRUE;
+
+  if (reply != NULL)
+    g_variant_get (reply, "(b)", &owned);
+  else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_debug ("cannot check whether %s is on the bus: %s", check->name, error->message);
+  if (!owned)
+    caller_gone (check->callers, check->name);
+  g_free (check->name);
+  g_free (check);
+}
+
+/* A caller whose record is made after it left (after a round trip of the
+ * user's, say) has no departure to come: ask. */
+static void
+check_owner (QgaCallers *callers, const char *name)
+{
+  OwnerCheck *check = g_new0 (OwnerCheck, 1);
+
+  check->callers = callers;
+  check->name = g_strdup (name);
+  g_dbus_connection_call (callers->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                          "org.freedesktop.DBus", "NameHasOwner", g_variant_new ("(s)", name),
+                          G_VARIANT_TYPE ("(b)"), G_DBUS_CALL_FLAGS_NONE, -1,
+                          callers->cancellable, owner_checked, check);
 }
 
 static gboolean
@@ -96,10 +151,7 @@ qga_callers_track (QgaCallers *callers, const char *name, GError **error)
   entry = g_malloc0 (sizeof (Entry) + callers->record_size);
   entry->name = g_strdup (name);
   g_hash_table_insert (callers->by_name, entry->name, entry);
-  /* Added last: if the caller is already gone, this reports it at once. */
-  entry->watch_id = g_bus_watch_name_on_connection (callers->connection, name,
-                                                    G_BUS_NAME_WATCHER_FLAGS_NONE, NULL,
-                                                    on_name_vanished, callers, NULL);
+  check_owner (callers, name);
   return (gpointer) entry->record;
 }
 
@@ -146,6 +198,12 @@ qga_callers_new (GDBusConnection *connection, guint max_callers, gsize record_si
   callers->user_data = user_data;
   callers->by_name = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                             (GDestroyNotify) entry_free);
+  callers->cancellable = g_cancellable_new ();
+  callers->owner_changed_id =
+    g_dbus_connection_signal_subscribe (connection, "org.freedesktop.DBus", "org.freedesktop.DBus",
+                                        "NameOwnerChanged", "/org/freedesktop/DBus", NULL,
+                                        G_DBUS_SIGNAL_FLAGS_NONE, on_name_owner_changed, callers,
+                                        NULL);
   return callers;
 }
 
@@ -154,6 +212,9 @@ qga_callers_free (QgaCallers *callers)
 {
   if (callers == NULL)
     return;
+  g_dbus_connection_signal_unsubscribe (callers->connection, callers->owner_changed_id);
+  g_cancellable_cancel (callers->cancellable);
+  g_clear_object (&callers->cancellable);
   g_hash_table_destroy (callers->by_name);
   g_object_unref (callers->connection);
   g_free (callers->busy_what);

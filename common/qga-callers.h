@@ -1,10 +1,14 @@
 /* qga-callers.h: D-Bus callers tracked by unique name, with a bound.
  *
  * Each caller has a record of the user's own (record_size bytes, zeroed
- * when made, freed with the caller's entry), made on its first call and
- * watched (g_bus_watch_name_on_connection()) so that it goes when the
- * caller leaves the bus. A record outlives the caller's last call, so that
- * a busy program does not cost a name watch per call; when the table is
+ * when made, freed with the caller's entry), made on its first call, that
+ * goes when the caller leaves the bus: the table follows NameOwnerChanged
+ * with one subscription made when it is, so a caller's departure is seen
+ * after its messages and before any message sent after it (a name watch
+ * per caller could report it late), and a record made for a caller that
+ * has already left goes after a NameHasOwner check. A record outlives the
+ * caller's last call, so that a busy program does not cost a check per
+ * call; when the table is
  * full, an idle record makes room, and with none idle the new caller is
  * refused. Records hold counters, not pointers to free. Used by
  * qga-bridge's clients and stats subscribers and by qga-session's two
@@ -34,7 +38,7 @@ void qga_callers_free (QgaCallers *callers);
 void qga_callers_clear (QgaCallers *callers);
 
 gpointer qga_callers_lookup (QgaCallers *callers, const char *name);
-/* name's record, made and watched if it had none; NULL with
+/* name's record, made (and checked) if it had none; NULL with
  * QGA_ERROR_LIMIT_EXCEEDED when the table is full of busy callers. */
 gpointer qga_callers_track (QgaCallers *callers, const char *name, GError **error);
 /* Forget name (without vanished); FALSE if it had no record. */
