@@ -154,7 +154,8 @@ dt_find_tool (const char *name, const char *package)
 static void
 die_with_test (gpointer data)
 {
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  /* SIGTERM, not SIGKILL: Xvfb then removes its socket and lock file */
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
 }
 
 /* Xvfb writes the display's number to fd 3 once it accepts connections. */
