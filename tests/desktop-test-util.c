@@ -149,14 +149,23 @@ dt_find_tool (const char *name, const char *package)
   return path;
 }
 
-/* --- an X server ---------------------------------------------------------- */
-
 static void
 die_with_test (gpointer data)
 {
   /* SIGTERM, not SIGKILL: Xvfb then removes its socket and lock file */
   prctl (PR_SET_PDEATHSIG, SIGTERM);
 }
+
+GSubprocessLauncher *
+dt_launcher_new (GSubprocessFlags flags)
+{
+  GSubprocessLauncher *launcher = g_subprocess_launcher_new (flags);
+
+  g_subprocess_launcher_set_child_setup (launcher, die_with_test, NULL, NULL);
+  return launcher;
+}
+
+/* --- an X server ---------------------------------------------------------- */
 
 /* Xvfb writes the display's number to fd 3 once it accepts connections. */
 static char *
@@ -190,15 +199,13 @@ read_display_number (DtXvfb *xvfb, int fd)
 void
 dt_xvfb_start (DtXvfb *xvfb)
 {
-  g_autoptr(GSubprocessLauncher) launcher =
-    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_autoptr(GSubprocessLauncher) launcher = dt_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
   g_autofree char *path = dt_find_tool ("Xvfb", "xvfb");
   g_autoptr(GError) error = NULL;
   int fds[2];
 
   g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, NULL));
   xvfb->log = qt_tmp_path ("xvfb.log");
-  g_subprocess_launcher_set_child_setup (launcher, die_with_test, NULL, NULL);
   g_subprocess_launcher_set_stderr_file_path (launcher, xvfb->log);
   g_subprocess_launcher_take_fd (launcher, fds[1], 3);
   xvfb->process = g_subprocess_launcher_spawn (launcher, &error, path, "-displayfd", "3",

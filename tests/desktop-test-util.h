@@ -44,6 +44,9 @@ int dt_wait_process (GSubprocess *process, GBytes **out, guint timeout_ms, DtKil
 void dt_kill_process (GSubprocess *process, DtKillFunc kill);
 /* The program's path, or the run fails (TAP: it does not skip). */
 char *dt_find_tool (const char *name, const char *package);
+/* A launcher whose processes get SIGTERM when the test program dies, even
+ * if it aborts (SIGTERM: Xvfb then removes its socket and lock file). */
+GSubprocessLauncher *dt_launcher_new (GSubprocessFlags flags);
 
 /* --- an X server --- */
 

@@ -253,12 +253,7 @@ session_start_full (const char *id, int uid, gboolean activated)
   env[2] = NULL;
   if (!activated)
     session->agent = qt_proc_spawn_full (argv, FALSE, env, as_user (uid));
-  session->program = g_dbus_connection_new_for_address_sync (session->address,
-                                                             G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                                                             G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                                             NULL, NULL, &error);
-  g_assert_no_error (error);
-  g_dbus_connection_set_exit_on_close (session->program, FALSE);
+  session->program = qt_bus_connect_address (session->address);
   session->signal_id = g_dbus_connection_signal_subscribe (session->program, NULL, CLIPBOARD_IFACE,
                                                            NULL, QT_OBJECT_PATH, NULL,
                                                            G_DBUS_SIGNAL_FLAGS_NONE,
@@ -728,11 +723,7 @@ test_owner_vanishes (Fixture *f, gconstpointer data)
   g_dbus_connection_signal_unsubscribe (s->program, s->signal_id);
   supplies_finish (s);
   g_object_unref (s->program);
-  s->program = g_dbus_connection_new_for_address_sync (s->address,
-                                                       G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                                                       G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                                       NULL, NULL, NULL);
-  g_assert_nonnull (s->program);
+  s->program = qt_bus_connect_address (s->address);
   s->signal_id = g_dbus_connection_signal_subscribe (s->program, NULL, CLIPBOARD_IFACE, NULL,
                                                      QT_OBJECT_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
                                                      on_program_signal, s, NULL);
@@ -1135,11 +1126,7 @@ test_session_stats (Fixture *f, gconstpointer data)
                     QT_ERROR_PREFIX "GenericError", "no stats subscription");
 
   monitor = monitor_start ();
-  second = g_dbus_connection_new_for_address_sync (s->address,
-                                                   G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                                                   G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                                   NULL, NULL, &error);
-  g_assert_no_error (error);
+  second = qt_bus_connect_address (s->address);
   agent_call_ok (s->program, "SubscribeHostStats", g_variant_new ("(u)", 300));
   agent_call_ok (second, "SubscribeHostStats", g_variant_new ("(u)", 100));
   agent_call_ok (second, "SubscribeHostStats", g_variant_new ("(u)", 500));   /* replaces 100 */

@@ -26,7 +26,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -54,21 +53,6 @@ static const guint8 png_1x1[] = {
 };
 
 /* --- processes ----------------------------------------------------------- */
-
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGTERM);
-}
-
-static GSubprocessLauncher *
-new_launcher (GSubprocessFlags flags)
-{
-  GSubprocessLauncher *launcher = g_subprocess_launcher_new (flags);
-
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  return launcher;
-}
 
 /* Wait (iterating the main loop) for process, which leads no group, to
  * exit: see dt_wait_process(). */
@@ -224,7 +208,7 @@ static GSubprocess *
 desktop_copy (Display *d, const char *selection, const char *target, const char *path)
 {
   g_autoptr(GSubprocessLauncher) launcher =
-    new_launcher (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+    dt_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
   g_autoptr(GError) error = NULL;
   GSubprocess *process;
 
@@ -249,7 +233,7 @@ static GSubprocess *
 desktop_paste_start (Display *d, const char *selection, const char *target, const char *out_path)
 {
   g_autoptr(GSubprocessLauncher) launcher =
-    new_launcher (out_path != NULL ? G_SUBPROCESS_FLAGS_STDERR_SILENCE
+    dt_launcher_new (out_path != NULL ? G_SUBPROCESS_FLAGS_STDERR_SILENCE
                                    : G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
   g_autoptr(GError) error = NULL;
   GSubprocess *process;
@@ -343,7 +327,7 @@ typedef struct {
 static void
 daemon_start (Daemon *daemon, const char *const *argv, const char *const *env)
 {
-  g_autoptr(GSubprocessLauncher) launcher = new_launcher (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr(GSubprocessLauncher) launcher = dt_launcher_new (G_SUBPROCESS_FLAGS_NONE);
   g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func (g_free);
   const char *wrapper = g_getenv ("QGA_TEST_WRAPPER");
   g_autoptr(GError) error = NULL;
@@ -452,7 +436,7 @@ start_session_bus (Fixture *f)
   g_autofree char *config = g_build_filename (g_getenv ("QGA_TEST_BUILDDIR"), "tests",
                                               "session-bus.conf", NULL);
   g_autofree char *config_arg = g_strdup_printf ("--config-file=%s", config);
-  g_autoptr(GSubprocessLauncher) launcher = new_launcher (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr(GSubprocessLauncher) launcher = dt_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   g_autoptr(GDataInputStream) out = NULL;
   g_autoptr(GError) error = NULL;
 
@@ -464,21 +448,6 @@ start_session_bus (Fixture *f)
   f->session_address = g_data_input_stream_read_line (out, NULL, NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (f->session_address);
-}
-
-static GDBusConnection *
-session_connect (const char *address)
-{
-  g_autoptr(GError) error = NULL;
-  GDBusConnection *connection =
-    g_dbus_connection_new_for_address_sync (address,
-                                            G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                                            G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                            NULL, NULL, &error);
-
-  g_assert_no_error (error);
-  g_dbus_connection_set_exit_on_close (connection, FALSE);
-  return connection;
 }
 
 /* The PID of qga-session, the owner of its name on the session bus. */
@@ -562,7 +531,7 @@ fixture_setup (Fixture *f, gconstpointer data)
   bus_env = g_strdup_printf ("DBUS_SESSION_BUS_ADDRESS=%s", f->session_address);
   agent_env[0] = bus_env;
   f->agent = qt_proc_spawn_full (agent_argv, FALSE, agent_env, NULL);
-  f->session = session_connect (f->session_address);
+  f->session = qt_bus_connect_address (f->session_address);
   /* before qga-clipboard-sync's first call, which would have the bus start
    * another qga-session, and then this one could not own the name */
   g_assert_true (qt_wait_name_owned_on (f->session, AGENT_NAME, TRUE, qt_ms (10000)));

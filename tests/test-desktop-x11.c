@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,23 +29,6 @@
 static char *xclip_path;
 
 /* --- processes ------------------------------------------------------------ */
-
-static void
-die_with_parent (gpointer data)
-{
-  /* never outlive the test program, even if it aborts: SIGTERM, so that
-   * Xvfb removes its socket and lock file */
-  prctl (PR_SET_PDEATHSIG, SIGTERM);
-}
-
-static GSubprocessLauncher *
-new_launcher (GSubprocessFlags flags)
-{
-  GSubprocessLauncher *launcher = g_subprocess_launcher_new (flags);
-
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  return launcher;
-}
 
 /* The state letter of /proc/PID/stat: 'T' once stopped. */
 static char
@@ -124,7 +106,7 @@ xclip_copy (DtDesktop *d, QgaSelectionId selection, const char *target, const ch
 {
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GSubprocessLauncher) launcher =
-    new_launcher (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+    dt_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
 
   g_ptr_array_add (argv, xclip_path);
   g_ptr_array_add (argv, "-display");
@@ -147,7 +129,7 @@ static GSubprocess *
 xclip_paste_start (Fixture *f, QgaSelectionId selection, const char *target)
 {
   g_autoptr(GSubprocessLauncher) launcher =
-    new_launcher (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+    dt_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
   g_autoptr(GError) error = NULL;
   GSubprocess *process = g_subprocess_launcher_spawn (launcher, &error, xclip_path,
                                                       "-display", f->xvfb.display,
@@ -164,7 +146,7 @@ xclip_paste (DtDesktop *d, QgaSelectionId selection, const char *target, const c
              GBytes **out)
 {
   g_autoptr(GSubprocessLauncher) launcher =
-    new_launcher (out_path != NULL ? G_SUBPROCESS_FLAGS_STDERR_SILENCE
+    dt_launcher_new (out_path != NULL ? G_SUBPROCESS_FLAGS_STDERR_SILENCE
                                    : G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
   g_autoptr(GSubprocess) process = NULL;
   g_autoptr(GError) error = NULL;

@@ -744,20 +744,27 @@ qt_bus (void)
 }
 
 GDBusConnection *
+qt_bus_connect_address (const char *address)
+{
+  g_autoptr(GError) error = NULL;
+  GDBusConnection *connection = g_dbus_connection_new_for_address_sync (
+      address,
+      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+      NULL, NULL, &error);
+
+  g_assert_no_error (error);
+  g_dbus_connection_set_exit_on_close (connection, FALSE);
+  return connection;
+}
+
+GDBusConnection *
 qt_bus_new_connection (void)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *address = g_dbus_address_get_for_bus_sync (bus_type, NULL, &error);
-  GDBusConnection *connection;
 
   g_assert_no_error (error);
-  connection = g_dbus_connection_new_for_address_sync (
-      address,
-      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-      NULL, NULL, &error);
-  g_assert_no_error (error);
-  g_dbus_connection_set_exit_on_close (connection, FALSE);
-  return connection;
+  return qt_bus_connect_address (address);
 }
 
 void
@@ -829,13 +836,7 @@ qt_monitor_start (const char *address, const char *const *rules)
 
   g_mutex_init (&monitor->lock);
   monitor->seen = g_ptr_array_new_with_free_func (g_free);
-  monitor->connection =
-    g_dbus_connection_new_for_address_sync (address,
-                                            G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                                            G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                            NULL, NULL, &error);
-  g_assert_no_error (error);
-  g_dbus_connection_set_exit_on_close (monitor->connection, FALSE);
+  monitor->connection = qt_bus_connect_address (address);
   g_dbus_connection_add_filter (monitor->connection, monitor_filter, monitor, NULL);
   reply = g_dbus_connection_call_sync (monitor->connection, "org.freedesktop.DBus",
                                        "/org/freedesktop/DBus", "org.freedesktop.DBus.Monitoring",

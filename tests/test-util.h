@@ -148,6 +148,8 @@ GDBusConnection *qt_bus (void);
 
 /* A new private connection to the session bus; close with qt_bus_close(). */
 GDBusConnection *qt_bus_new_connection (void);
+/* The same to the bus at address (a bus the test started itself). */
+GDBusConnection *qt_bus_connect_address (const char *address);
 void qt_bus_close (GDBusConnection *connection);
 
 /* Wait until name has an owner (or none, with owned FALSE). */
