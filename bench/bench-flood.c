@@ -1,7 +1,7 @@
 /* bench-flood.c: 7. a flooding client (issue 7, "Floods and limits").
  *
  * Another client's Ping through bridge A (host: qga-host) without and with
- * a flood: one connection, on a thread of its own, keeping BENCH_FLOOD_IN_FLIGHT
+ * a flood: another process (--flood-client) keeping BENCH_FLOOD_IN_FLIGHT
  * Pings in flight as fast as it can (past --max-pending, 64 by default, so
  * most of them are refused with LimitExceeded at once). Target: the other
  * client's p99 with the flood within 3x of its p99 without. The test suite
@@ -12,17 +12,19 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <glib-unix.h>
+
 #include "bench.h"
 
 
+/* --flood-client mode: a process of its own, as a flooding program would
+ * be (two connections in one process would share its GDBus worker thread,
+ * and the other client's replies would queue behind the flood's there). */
 typedef struct {
-  BenchBus *bus;
-  GMainContext *context;
   GDBusConnection *connection;
-  gint stop;                 /* atomic */
+  gboolean stop;
   guint in_flight;
-  guint64 sent, answered, refused, failed;
-  GError *error;
+  guint64 answered, refused, failed;
 } Flooder;
 
 static void flood_send (Flooder *flooder);
@@ -42,7 +44,7 @@ flood_done_cb (GObject *source, GAsyncResult *result, gpointer data)
     flooder->refused++;
   else
     flooder->failed++;
-  if (!g_atomic_int_get (&flooder->stop))
+  if (!flooder->stop)
     flood_send (flooder);
 }
 
@@ -55,27 +57,66 @@ flood_send (Flooder *flooder)
                               BENCH_INTERFACE, "Ping", NULL, NULL, G_DBUS_CALL_FLAGS_NONE,
                               BENCH_TIMEOUT_MS, NULL, flood_done_cb, flooder);
       flooder->in_flight++;
-      flooder->sent++;
     }
 }
 
-static gpointer
-flood_thread (gpointer data)
+static gboolean
+flood_stop_cb (gpointer data)
 {
   Flooder *flooder = data;
 
-  g_main_context_push_thread_default (flooder->context);
-  flooder->connection = bench_bus_connect (flooder->bus, &flooder->error);
-  if (flooder->connection != NULL)
+  flooder->stop = TRUE;
+  return G_SOURCE_CONTINUE;
+}
+
+/* Floods bridge A on the session bus until SIGTERM, waits for the calls in
+ * flight, and writes "answered refused failed" into result_path. */
+int
+bench_run_flood_client (const char *result_path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *counts = NULL;
+  Flooder flooder = { 0 };
+  guint term;
+
+  flooder.connection = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  if (flooder.connection == NULL)
     {
-      flood_send (flooder);
-      while (!g_atomic_int_get (&flooder->stop) || flooder->in_flight > 0)
-        g_main_context_iteration (flooder->context, TRUE);
-      g_dbus_connection_close_sync (flooder->connection, NULL, NULL);
-      g_clear_object (&flooder->connection);
+      g_printerr ("qga-bench: flooding client: %s\n", error->message);
+      return EXIT_FAILURE;
     }
-  g_main_context_pop_thread_default (flooder->context);
-  return NULL;
+  g_dbus_connection_set_exit_on_close (flooder.connection, FALSE);
+  term = g_unix_signal_add (SIGTERM, flood_stop_cb, &flooder);
+  flood_send (&flooder);
+  while (!flooder.stop || flooder.in_flight > 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (term);
+  g_clear_object (&flooder.connection);
+  counts = g_strdup_printf ("%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT "\n",
+                            flooder.answered, flooder.refused, flooder.failed);
+  if (!g_file_set_contents (result_path, counts, -1, &error))
+    {
+      g_printerr ("qga-bench: flooding client: %s\n", error->message);
+      return EXIT_FAILURE;
+    }
+  return EXIT_SUCCESS;
+}
+
+static gboolean
+read_flood_counts (const char *path, guint64 *answered, guint64 *refused, guint64 *failed,
+                   GError **error)
+{
+  g_autofree char *text = NULL;
+
+  if (!g_file_get_contents (path, &text, NULL, error))
+    return FALSE;
+  if (sscanf (text, "%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT,
+              answered, refused, failed) != 3)
+    {
+      g_set_error (error, BENCH_ERROR, 0, "flood: %s: not three counts", path);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static gboolean
@@ -105,37 +146,34 @@ bench_measure_flood (const BenchSetup *setup, const BenchPlan *plan, GArray *qui
                      GArray *flooded, guint64 *refused, guint64 *answered, GError **error)
 {
   g_autoptr(GDBusConnection) connection = bench_bus_connect (setup->bus_a, error);
-  Flooder flooder = { .bus = setup->bus_a };
-  GThread *thread;
+  g_autofree char *result_path = g_build_filename (setup->tmpdir, "flood-counts", NULL);
+  g_autofree char *result_arg = g_strconcat ("--flood-client=", result_path, NULL);
+  const char *argv[] = { setup->self, result_arg, NULL };
+  guint64 flood_answered, flood_refused, flood_failed;
+  BenchProc *flooder;
   gboolean ok;
 
   if (connection == NULL || !ping_samples (connection, BENCH_WARMUP_CALLS, NULL, error) ||
       !ping_samples (connection, plan->calls, quiet, error))
     return FALSE;
 
-  flooder.context = g_main_context_new ();
-  thread = g_thread_new ("flood", flood_thread, &flooder);
+  flooder = bench_proc_spawn ("flooding client", setup->bus_a->address, FALSE, argv, error);
+  if (flooder == NULL)
+    return FALSE;
   /* let the flood build up before sampling */
-  g_usleep (200 * 1000);
+  g_usleep (500 * 1000);
   ok = ping_samples (connection, plan->calls, flooded, error);
-  g_atomic_int_set (&flooder.stop, 1);
-  g_main_context_wakeup (flooder.context);
-  g_thread_join (thread);
-  g_main_context_unref (flooder.context);
-  if (ok && flooder.error != NULL)
-    {
-      g_propagate_error (error, flooder.error);
-      ok = FALSE;
-    }
-  else
-    g_clear_error (&flooder.error);
-  if (ok && flooder.failed > 0)
+  if (!bench_proc_stop (flooder, ok ? error : NULL))
+    return FALSE;
+  if (!ok || !read_flood_counts (result_path, &flood_answered, &flood_refused, &flood_failed, error))
+    return FALSE;
+  if (flood_failed > 0)
     {
       g_set_error (error, BENCH_ERROR, 0, "flood: %" G_GUINT64_FORMAT " flood calls failed "
-                   "other than with LimitExceeded", flooder.failed);
-      ok = FALSE;
+                   "other than with LimitExceeded", flood_failed);
+      return FALSE;
     }
-  *refused += flooder.refused;
-  *answered += flooder.answered;
-  return ok;
+  *refused += flood_refused;
+  *answered += flood_answered;
+  return TRUE;
 }

@@ -82,6 +82,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (BenchWire, bench_wire_free)
 
 int bench_run_trivial_service (const char *name);
 int bench_run_echo_server (const char *socket_path);
+int bench_run_flood_client (const char *result_path);
 
 /* --- bench-procs.c: private buses and the daemons ------------------------- */
 
@@ -135,6 +136,8 @@ typedef struct {
   BenchWire *bridge_b_wire;  /* the bench as bridge B's host */
   BenchWire *qemu_ga_wire;   /* NULL without qemu-ga */
   BenchProc *trivial_b;      /* its stdin takes the fan-out triggers */
+  const char *self;          /* this program, for the flooding client */
+  const char *tmpdir;
   GPid bridge_a_pid, host_pid, trivial_a_pid, echo_pid, bridge_b_pid, qemu_ga_pid;
 } BenchSetup;
 

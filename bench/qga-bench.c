@@ -45,6 +45,7 @@ typedef struct {
   char *echo_socket;        /* --echo-server mode */
   char *session_path;       /* qga-session, for the clipboard */
   char *clipboard_floor;    /* --clipboard-floor mode */
+  char *flood_result;       /* --flood-client mode */
 } Options;
 
 typedef struct {
@@ -99,6 +100,8 @@ parse_options (Options *o, int *argc, char ***argv)
       "qga-session to use for the clipboard (default: beside --bridge)", "PATH" },
     { "clipboard-floor", 0, 0, G_OPTION_ARG_FILENAME, &o->clipboard_floor,
       "Be the clipboard floor server, listening on SOCKET", "SOCKET" },
+    { "flood-client", 0, 0, G_OPTION_ARG_FILENAME, &o->flood_result,
+      "Be the flooding client of measurement 7, writing its counts into FILE", "FILE" },
     { NULL }
   };
   g_autoptr(GOptionContext) context = g_option_context_new ("- qga-bridge benchmark");
@@ -110,7 +113,8 @@ parse_options (Options *o, int *argc, char ***argv)
       g_printerr ("qga-bench: %s\n", error->message);
       return FALSE;
     }
-  if (o->trivial_name != NULL || o->echo_socket != NULL || o->clipboard_floor != NULL)
+  if (o->trivial_name != NULL || o->echo_socket != NULL || o->clipboard_floor != NULL ||
+      o->flood_result != NULL)
     return TRUE;
   if (o->bridge_path == NULL || o->host_path == NULL)
     {
@@ -143,6 +147,7 @@ options_clear (Options *o)
   g_free (o->echo_socket);
   g_free (o->session_path);
   g_free (o->clipboard_floor);
+  g_free (o->flood_result);
 }
 
 static BenchPlan
@@ -418,6 +423,8 @@ start_all (Driver *d, const char *qemu_ga_path, GError **error)
   d->tmpdir = g_dir_make_tmp ("qga-bench-XXXXXX", error);
   if (d->tmpdir == NULL)
     return FALSE;
+  d->setup.self = d->self;
+  d->setup.tmpdir = d->tmpdir;
   if (wants_ab (d->options) &&
       (!start_bus_a (d, error) || !start_bus_b (d, error) ||
        (qemu_ga_path != NULL && !start_qemu_ga (d, qemu_ga_path, error))))
@@ -810,6 +817,8 @@ main (int argc, char **argv)
     status = bench_run_echo_server (options.echo_socket);
   else if (options.clipboard_floor != NULL)
     status = bench_run_clipboard_floor (options.clipboard_floor);
+  else if (options.flood_result != NULL)
+    status = bench_run_flood_client (options.flood_result);
   else
     status = run_driver (&options);
   options_clear (&options);
