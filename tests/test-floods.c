@@ -392,6 +392,31 @@ flood_write (int fd, const void *data, gsize length, guint *lines_read)
     }
 }
 
+/* The socket's path exists from qga-host's bind(), before its listen():
+ * until then a connection is refused (a wide window under valgrind on a
+ * busy machine). */
+static int
+connect_when_listening (const char *path, guint timeout_ms)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  gint64 deadline = qt_now_ms () + timeout_ms;
+  int fd;
+
+  g_assert_cmpuint (strlen (path), <, sizeof addr.sun_path);
+  strcpy (addr.sun_path, path);
+  for (;;)
+    {
+      fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      g_assert_cmpint (fd, >=, 0);
+      if (connect (fd, (struct sockaddr *) &addr, sizeof addr) == 0)
+        return fd;
+      g_assert_cmpint (errno, ==, ECONNREFUSED);
+      close (fd);
+      g_assert_cmpint (qt_now_ms (), <, deadline);
+      QT_WAIT (FALSE, 10);
+    }
+}
+
 static guint
 count_lines_with (const char *text, const char *needle)
 {
@@ -421,7 +446,6 @@ test_guest (void)
   g_autofree char *oversized = NULL;
   g_autofree char *endless = NULL;
   g_autofree char *log = NULL;
-  struct sockaddr_un addr = { .sun_family = AF_UNIX };
   gboolean exited = FALSE;
   guint64 rss_start, rss_max = 0;
   guint lines = 0, warnings, summaries;
@@ -447,10 +471,7 @@ test_guest (void)
   g_assert_true (QT_WAIT (g_file_test (socket_path, G_FILE_TEST_EXISTS) || exited, qt_ms (10000)));
   g_assert_false (exited);
 
-  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  g_assert_cmpint (fd, >=, 0);
-  strcpy (addr.sun_path, socket_path);
-  g_assert_no_errno (connect (fd, (struct sockaddr *) &addr, sizeof addr));
+  fd = connect_when_listening (socket_path, qt_ms (10000));
   QT_WAIT (FALSE, qt_ms (300));
   rss_start = qt_proc_rss_kib (pid);
 
