@@ -234,7 +234,6 @@ session_start_full (const char *id, int uid, gboolean activated)
   g_autofree char *bus_env = NULL;
   g_autofree char *id_env = g_strdup_printf ("XDG_SESSION_ID=%s", id);
   g_autofree char *agent_path = g_strdup (g_getenv ("QGA_SESSION"));
-  g_autoptr(GError) error = NULL;
   const char *argv[] = { agent_path, "--verbose", NULL };
   const char *env[3];
   gint64 deadline;
