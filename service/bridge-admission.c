@@ -5,13 +5,53 @@
 #include "bridge-config.h"
 #include "qga-error.h"
 
+/* One caller with calls counted, refusals waiting or a bucket not yet full. */
+typedef struct {
+  guint pending;           /* admitted and not yet answered */
+  guint delayed;           /* refusals waiting to be sent */
+  double tokens;           /* calls it may start now */
+  gint64 refilled;         /* monotonic µs when tokens was last brought up to date */
+  guint8 logged;           /* LoggedFlags: what its refusals were logged for */
+} Caller;
+
+/* A caller's refusals are logged once for each reason until it is idle
+ * again (and forgotten), and all callers' within LOG_LINES_PER_SECOND. */
+typedef enum {
+  LOGGED_REFUSING = 1 << 0,
+  LOGGED_AT_ONCE = 1 << 1,
+} LoggedFlags;
+
+#define LOG_LINES_PER_SECOND 10
+
+/* A refusal waiting to be sent. */
+typedef struct {
+  GDBusMessage *reply;
+  char *sender;
+  gint64 due;              /* monotonic µs */
+} Delayed;
+
+typedef enum {
+  VERDICT_ADMIT,
+  VERDICT_TOO_MANY_PENDING,
+  VERDICT_TOO_FAST,
+} Verdict;
+
 struct _BridgeAdmission {
   GDBusConnection *connection;
   guint filter_id;
   guint max_pending;
-  GMutex lock;
-  GHashTable *counts;      /* sender → GUINT count, under lock; shared with invocations */
-  gint refcount;           /* the admission and each handed-over invocation */
+  guint max_rate;          /* calls a second, 0 for none */
+  double burst;            /* the bucket's size */
+  GMutex lock;             /* the fields below */
+  GHashTable *callers;     /* sender → Caller; shared with invocations */
+  guint sweep_at;          /* forget idle callers when the table reaches this */
+  GQueue delayed;          /* Delayed, due first (all wait as long) */
+  GSource *delay_source;   /* in the main context: sends refusals when due */
+  gboolean closing;
+  gint64 log_window;       /* monotonic µs the current second of log lines began */
+  guint log_lines;         /* in it */
+  guint log_skipped;       /* lines not logged since the last one that was */
+  gint refcount;           /* the admission, the filter and each handed-over invocation */
 };
 
 /* One counted request, on its invocation until that is finalized. */
@@ -59,42 +99,276 @@ is_counted (GDBusMessage *message)
   return FALSE;
 }
 
-static gboolean
-admit (BridgeAdmission *admission, const char *sender)
-{
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&admission->lock);
-  guint count = GPOINTER_TO_UINT (g_hash_table_lookup (admission->counts, sender));
+/* --- the callers' table, under the lock ----------------------------------- */
 
-  if (count >= admission->max_pending)
+static void
+refill (BridgeAdmission *admission, Caller *caller, gint64 now)
+{
+  double earned = (now - caller->refilled) * (double) admission->max_rate / G_USEC_PER_SEC;
+
+  caller->tokens = MIN (admission->burst, caller->tokens + earned);
+  caller->refilled = now;
+}
+
+/* An entry with nothing counted and a full bucket says nothing an absent
+ * one does not. */
+static gboolean
+caller_is_idle (BridgeAdmission *admission, Caller *caller, gint64 now)
+{
+  if (caller->pending > 0 || caller->delayed > 0)
     return FALSE;
-  g_hash_table_insert (admission->counts, g_strdup (sender), GUINT_TO_POINTER (count + 1));
-  return TRUE;
+  if (admission->max_rate == 0)
+    return TRUE;
+  refill (admission, caller, now);
+  return caller->tokens >= admission->burst;
+}
+
+static gboolean
+is_idle_cb (gpointer key, gpointer value, gpointer user_data)
+{
+  BridgeAdmission *admission = user_data;
+
+  return caller_is_idle (admission, value, g_get_monotonic_time ());
+}
+
+/* Callers that left with a bucket not yet full stay in the table; forget
+ * them once it has doubled since the last time, so that it stays in
+ * proportion to the callers that are busy. */
+static void
+sweep_if_due (BridgeAdmission *admission)
+{
+  guint size = g_hash_table_size (admission->callers);
+
+  if (size < admission->sweep_at)
+    return;
+  g_hash_table_foreach_remove (admission->callers, is_idle_cb, admission);
+  admission->sweep_at = MAX (64, 2 * g_hash_table_size (admission->callers));
+}
+
+static Caller *
+ensure_caller (BridgeAdmission *admission, const char *sender, gint64 now)
+{
+  Caller *caller = g_hash_table_lookup (admission->callers, sender);
+
+  if (caller != NULL)
+    return caller;
+  sweep_if_due (admission);
+  caller = g_new0 (Caller, 1);
+  caller->tokens = admission->burst;
+  caller->refilled = now;
+  g_hash_table_insert (admission->callers, g_strdup (sender), caller);
+  return caller;
+}
+
+static void
+forget_if_idle (BridgeAdmission *admission, const char *sender, Caller *caller, gint64 now)
+{
+  if (caller_is_idle (admission, caller, now))
+    g_hash_table_remove (admission->callers, sender);
+}
+
+static Verdict
+judge (BridgeAdmission *admission, Caller *caller, gint64 now)
+{
+  if (caller->pending >= admission->max_pending)
+    return VERDICT_TOO_MANY_PENDING;
+  if (admission->max_rate > 0)
+    {
+      refill (admission, caller, now);
+      if (caller->tokens < 1)
+        return VERDICT_TOO_FAST;
+      caller->tokens -= 1;
+    }
+  caller->pending++;
+  return VERDICT_ADMIT;
 }
 
 static void
 give_back (BridgeAdmission *admission, const char *sender)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&admission->lock);
-  guint count = GPOINTER_TO_UINT (g_hash_table_lookup (admission->counts, sender));
+  Caller *caller = g_hash_table_lookup (admission->callers, sender);
 
-  if (count > 1)
-    g_hash_table_insert (admission->counts, g_strdup (sender), GUINT_TO_POINTER (count - 1));
-  else
-    g_hash_table_remove (admission->counts, sender);
+  g_return_if_fail (caller != NULL && caller->pending > 0);
+  caller->pending--;
+  forget_if_idle (admission, sender, caller, g_get_monotonic_time ());
+}
+
+/* --- refusals -------------------------------------------------------------- */
+
+/* Why a refusal goes at once rather than late. */
+typedef enum {
+  REFUSE_LATE,
+  REFUSE_AT_ONCE,          /* closing */
+  REFUSE_AT_ONCE_CALLER,   /* BRIDGE_MAX_DELAYED_PER_CALLER of the caller's wait already */
+  REFUSE_AT_ONCE_ALL,      /* BRIDGE_MAX_DELAYED wait already */
+} When;
+
+static When
+when_to_refuse (BridgeAdmission *admission, Caller *caller)
+{
+  if (admission->closing)
+    return REFUSE_AT_ONCE;
+  if (caller->delayed >= BRIDGE_MAX_DELAYED_PER_CALLER)
+    return REFUSE_AT_ONCE_CALLER;
+  if (admission->delayed.length >= BRIDGE_MAX_DELAYED)
+    return REFUSE_AT_ONCE_ALL;
+  return REFUSE_LATE;
+}
+
+static GDBusMessage *
+new_refusal (BridgeAdmission *admission, GDBusMessage *message, const char *sender,
+             Verdict verdict, When when)
+{
+  g_autofree char *at_once = NULL;
+
+  if (when == REFUSE_AT_ONCE_CALLER)
+    at_once = g_strdup_printf ("; refused at once: %u of its refusals are waiting already",
+                               BRIDGE_MAX_DELAYED_PER_CALLER);
+  else if (when == REFUSE_AT_ONCE_ALL)
+    at_once = g_strdup_printf ("; refused at once: %u refusals are waiting already",
+                               BRIDGE_MAX_DELAYED);
+  if (verdict == VERDICT_TOO_FAST)
+    return g_dbus_message_new_method_error (message, QGA_DBUS_ERROR_PREFIX "LimitExceeded",
+                                            "too many requests from %s (limit %u a second)%s",
+                                            sender, admission->max_rate, at_once ? at_once : "");
+  return g_dbus_message_new_method_error (message, QGA_DBUS_ERROR_PREFIX "LimitExceeded",
+                                          "too many requests in flight from %s (limit %u)%s",
+                                          sender, admission->max_pending, at_once ? at_once : "");
 }
 
 static void
-refuse (GDBusConnection *connection, GDBusMessage *message, const char *sender, guint limit)
+send_refusal (BridgeAdmission *admission, GDBusMessage *reply)
 {
-  g_autoptr(GDBusMessage) reply = NULL;
-
-  if (g_dbus_message_get_flags (message) & G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED)
-    return;
-  reply = g_dbus_message_new_method_error (message, QGA_DBUS_ERROR_PREFIX "LimitExceeded",
-                                           "too many requests in flight from %s (limit %u)",
-                                           sender, limit);
-  g_dbus_connection_send_message (connection, reply, G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL, NULL);
+  g_dbus_connection_send_message (admission->connection, reply,
+                                  G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL, NULL);
 }
+
+static void
+delayed_free (Delayed *delayed)
+{
+  g_object_unref (delayed->reply);
+  g_free (delayed->sender);
+  g_free (delayed);
+}
+
+/* Under the lock, when when_to_refuse() says so: keep the refusal for later. */
+static void
+delay_refusal (BridgeAdmission *admission, Caller *caller, const char *sender,
+               GDBusMessage *reply, gint64 now)
+{
+  Delayed *delayed;
+
+  delayed = g_new0 (Delayed, 1);
+  delayed->reply = g_object_ref (reply);
+  delayed->sender = g_strdup (sender);
+  delayed->due = now + BRIDGE_REFUSAL_DELAY_MS * 1000;
+  caller->delayed++;
+  if (g_queue_is_empty (&admission->delayed))
+    g_source_set_ready_time (admission->delay_source, delayed->due);
+  g_queue_push_tail (&admission->delayed, delayed);
+}
+
+/* Under the lock: the refusals due by now (or all), out of the queue. */
+static GQueue
+take_delayed (BridgeAdmission *admission, gint64 now, gboolean all)
+{
+  GQueue due = G_QUEUE_INIT;
+  Delayed *head;
+
+  while ((head = g_queue_peek_head (&admission->delayed)) != NULL && (all || head->due <= now))
+    {
+      Caller *caller = g_hash_table_lookup (admission->callers, head->sender);
+
+      g_queue_push_tail (&due, g_queue_pop_head (&admission->delayed));
+      caller->delayed--;
+      forget_if_idle (admission, head->sender, caller, now);
+    }
+  g_source_set_ready_time (admission->delay_source, head != NULL ? head->due : -1);
+  return due;
+}
+
+static void
+send_and_free_all (BridgeAdmission *admission, GQueue *queue)
+{
+  Delayed *delayed;
+
+  while ((delayed = g_queue_pop_head (queue)) != NULL)
+    {
+      send_refusal (admission, delayed->reply);
+      delayed_free (delayed);
+    }
+}
+
+static gboolean
+send_due_refusals (gpointer user_data)
+{
+  BridgeAdmission *admission = user_data;
+  GQueue due;
+
+  g_mutex_lock (&admission->lock);
+  due = take_delayed (admission, g_get_monotonic_time (), FALSE);
+  g_mutex_unlock (&admission->lock);
+  send_and_free_all (admission, &due);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+delay_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  return callback (user_data);
+}
+
+static GSourceFuncs delay_source_funcs = { .dispatch = delay_source_dispatch };
+
+/* --- log lines about refusals, under the lock ----------------------------- */
+
+static const char *
+verdict_reason (BridgeAdmission *admission, Verdict verdict, char *buffer, gsize size)
+{
+  if (verdict == VERDICT_TOO_FAST)
+    g_snprintf (buffer, size, "more than %u a second", admission->max_rate);
+  else
+    g_snprintf (buffer, size, "more than %u in flight", admission->max_pending);
+  return buffer;
+}
+
+/* A line to log (after the lock is let go) the first time caller is
+ * refused for flag's reason, or NULL. */
+static char *
+note_refusal (BridgeAdmission *admission, Caller *caller, const char *sender,
+              Verdict verdict, LoggedFlags flag, gint64 now)
+{
+  char reason[64];
+  g_autofree char *skipped = NULL;
+
+  if (caller->logged & flag)
+    return NULL;
+  caller->logged |= flag;
+  if (now - admission->log_window >= G_USEC_PER_SEC)
+    {
+      admission->log_window = now;
+      admission->log_lines = 0;
+    }
+  if (admission->log_lines >= LOG_LINES_PER_SECOND)
+    {
+      admission->log_skipped++;
+      return NULL;
+    }
+  admission->log_lines++;
+  if (admission->log_skipped > 0)
+    skipped = g_strdup_printf (" (%u lines like this one were not logged)", admission->log_skipped);
+  admission->log_skipped = 0;
+  verdict_reason (admission, verdict, reason, sizeof reason);
+  if (flag == LOGGED_REFUSING)
+    return g_strdup_printf ("refusing requests from %s: %s, each refusal answered after %d ms%s",
+                            sender, reason, BRIDGE_REFUSAL_DELAY_MS, skipped ? skipped : "");
+  return g_strdup_printf ("refusing requests from %s at once: %u of its refusals, or %u in all, "
+                          "are waiting already%s", sender, BRIDGE_MAX_DELAYED_PER_CALLER,
+                          BRIDGE_MAX_DELAYED, skipped ? skipped : "");
+}
+
+/* --- the filter ------------------------------------------------------------ */
 
 /* In GDBus's worker thread: it must not block, and may drop the message. */
 static GDBusMessage *
@@ -102,17 +376,53 @@ admission_filter (GDBusConnection *connection, GDBusMessage *message, gboolean i
                   gpointer user_data)
 {
   BridgeAdmission *admission = user_data;
+  g_autoptr(GDBusMessage) reply = NULL;
+  g_autofree char *log_line = NULL;
+  gint64 now;
   const char *sender;
+  Caller *caller;
+  Verdict verdict;
 
   if (!incoming || !is_counted (message))
     return message;
   sender = g_dbus_message_get_sender (message);
-  if (sender == NULL || admit (admission, sender))
+  if (sender == NULL)
+    return message;   /* a peer-to-peer connection: bridge-clients.c counts those */
+
+  now = g_get_monotonic_time ();
+  g_mutex_lock (&admission->lock);
+  caller = ensure_caller (admission, sender, now);
+  verdict = judge (admission, caller, now);
+  if (verdict != VERDICT_ADMIT &&
+      !(g_dbus_message_get_flags (message) & G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED))
+    {
+      When when = when_to_refuse (admission, caller);
+
+      reply = new_refusal (admission, message, sender, verdict, when);
+      if (when == REFUSE_LATE)
+        {
+          delay_refusal (admission, caller, sender, reply, now);
+          g_clear_object (&reply);
+          log_line = note_refusal (admission, caller, sender, verdict, LOGGED_REFUSING, now);
+        }
+      else if (when != REFUSE_AT_ONCE)
+        log_line = note_refusal (admission, caller, sender, verdict, LOGGED_AT_ONCE, now);
+    }
+  if (verdict != VERDICT_ADMIT)
+    forget_if_idle (admission, sender, caller, now);
+  g_mutex_unlock (&admission->lock);
+
+  if (log_line != NULL)
+    g_message ("%s", log_line);
+  if (verdict == VERDICT_ADMIT)
     return message;
-  refuse (connection, message, sender, admission->max_pending);
+  if (reply != NULL)
+    send_refusal (admission, reply);
   g_object_unref (message);
   return NULL;
 }
+
+/* --- life cycle ------------------------------------------------------------ */
 
 static BridgeAdmission *
 admission_ref (BridgeAdmission *admission)
@@ -126,8 +436,10 @@ admission_unref (BridgeAdmission *admission)
 {
   if (!g_atomic_int_dec_and_test (&admission->refcount))
     return;
-  g_hash_table_destroy (admission->counts);
+  g_warn_if_fail (g_queue_is_empty (&admission->delayed));
+  g_hash_table_destroy (admission->callers);
   g_mutex_clear (&admission->lock);
+  g_clear_object (&admission->connection);
   g_free (admission);
 }
 
@@ -156,15 +468,23 @@ bridge_admission_hand_over (BridgeAdmission *admission, GDBusMethodInvocation *i
 }
 
 BridgeAdmission *
-bridge_admission_new (GDBusConnection *connection, guint max_pending)
+bridge_admission_new (GDBusConnection *connection, guint max_pending, guint max_rate)
 {
   BridgeAdmission *admission = g_new0 (BridgeAdmission, 1);
 
   admission->refcount = 1;
   admission->connection = g_object_ref (connection);
   admission->max_pending = MAX (max_pending, 1);
+  admission->max_rate = max_rate;
+  admission->burst = MAX ((double) admission->max_pending, max_rate / 10.0);
   g_mutex_init (&admission->lock);
-  admission->counts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  admission->callers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  admission->sweep_at = 64;
+  g_queue_init (&admission->delayed);
+  admission->delay_source = g_source_new (&delay_source_funcs, sizeof (GSource));
+  g_source_set_name (admission->delay_source, "[qga-bridge] delayed refusals");
+  g_source_set_callback (admission->delay_source, send_due_refusals, admission, NULL);
+  g_source_attach (admission->delay_source, g_main_context_get_thread_default ());
   /* the filter may still run after it is removed: it holds its own reference */
   admission->filter_id = g_dbus_connection_add_filter (connection, admission_filter,
                                                        admission_ref (admission),
@@ -172,14 +492,23 @@ bridge_admission_new (GDBusConnection *connection, guint max_pending)
   return admission;
 }
 
-/* Tickets still on invocations, and the filter until GDBus lets it go,
- * keep the counts alive. */
+/* Refusals still waiting go now. Tickets still on invocations, and the
+ * filter until GDBus lets it go, keep the table alive; a call the filter
+ * refuses from now on is refused at once. */
 void
 bridge_admission_free (BridgeAdmission *admission)
 {
+  GQueue rest;
+
   if (admission == NULL)
     return;
   g_dbus_connection_remove_filter (admission->connection, admission->filter_id);
-  g_clear_object (&admission->connection);
+  g_mutex_lock (&admission->lock);
+  admission->closing = TRUE;
+  rest = take_delayed (admission, 0, TRUE);
+  g_mutex_unlock (&admission->lock);
+  send_and_free_all (admission, &rest);
+  g_source_destroy (admission->delay_source);
+  g_clear_pointer (&admission->delay_source, g_source_unref);
   admission_unref (admission);
 }

@@ -6,9 +6,16 @@
  * front of everyone else's, and the refusal cost the main loop as much as
  * the request. BridgeAdmission is a message filter in the worker thread:
  * it counts each caller's Ping, GetHostInfo, GetHostStats and Call from the
- * moment they arrive until their invocation is answered, and answers those
+ * moment they arrive until their invocation is answered, and refuses those
  * past the limit there, with LimitExceeded, so that they never reach the
  * queue. The main loop then holds at most --max-pending of each caller's.
+ *
+ * It also bounds each caller's rate (--max-call-rate, a token bucket), and
+ * answers every refusal late (BRIDGE_REFUSAL_DELAY_MS): a caller that sends
+ * its next call as soon as one is refused would otherwise turn refusals
+ * into a loop as fast as the CPUs, which slows every other caller as much
+ * as answering it would. The refusals waiting are bounded per caller and
+ * in all; past that a refusal goes at once.
  */
 #pragma once
 
@@ -16,9 +23,17 @@
 
 G_BEGIN_DECLS
 
+#define BRIDGE_DEFAULT_MAX_CALL_RATE 5000   /* calls a second per caller */
+#define BRIDGE_REFUSAL_DELAY_MS 100
+#define BRIDGE_MAX_DELAYED_PER_CALLER 256
+#define BRIDGE_MAX_DELAYED 4096
+
 typedef struct _BridgeAdmission BridgeAdmission;
 
-BridgeAdmission *bridge_admission_new (GDBusConnection *connection, guint max_pending);
+/* max_rate: calls a second per caller, 0 for no limit; a caller may start
+ * max(max_pending, max_rate / 10) calls at once after a pause. */
+BridgeAdmission *bridge_admission_new (GDBusConnection *connection, guint max_pending,
+                                       guint max_rate);
 void bridge_admission_free (BridgeAdmission *admission);
 
 /* In the main loop, for a method the filter counts: its count is given

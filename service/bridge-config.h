@@ -14,6 +14,7 @@ typedef struct {
   gsize max_message_size;    /* bytes, both directions and D-Bus input */
   gsize max_queue_size;      /* bytes waiting to be written to the host */
   guint max_pending;         /* requests in flight per D-Bus client */
+  guint max_call_rate;       /* requests a second per D-Bus client, 0 for no limit */
   guint host_window;         /* requests per D-Bus client on the wire at once */
   guint max_clients;         /* D-Bus clients tracked at once */
   guint max_agents;          /* session agents registered at once */

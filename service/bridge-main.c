@@ -65,8 +65,8 @@ parse_bus (const char *option, const char *value, gpointer data, GError **error)
 
 static gboolean
 check_config (const BridgeConfig *config, gint64 max_message_size, gint64 max_queue_size,
-              gint max_pending, gint host_window, gint max_clients, gint max_agents,
-              gint64 max_clipboard_size,
+              gint max_pending, gint max_call_rate, gint host_window, gint max_clients,
+              gint max_agents, gint64 max_clipboard_size,
               GError **error)
 {
   const char *problem = NULL;
@@ -81,6 +81,8 @@ check_config (const BridgeConfig *config, gint64 max_message_size, gint64 max_qu
     problem = "--max-queue-size must be at least --max-message-size and at most 4 GiB";
   else if (max_pending < 1 || max_pending > 65536)
     problem = "--max-pending must be between 1 and 65536";
+  else if (max_call_rate < 0 || max_call_rate > 10000000)
+    problem = "--max-call-rate must be between 0 (no limit) and 10000000";
   else if (host_window < 1 || host_window > 65536)
     problem = "--host-window must be between 1 and 65536";
   else if (max_clients < 1 || max_clients > 65536)
@@ -102,6 +104,7 @@ parse_options (BridgeConfig *config, int *argc, char ***argv, gboolean *show_ver
   gint64 max_queue_size = QGA_STREAM_DEFAULT_MAX_QUEUE_SIZE;
   gint max_pending = 64, max_clients = 256, max_agents = BRIDGE_DEFAULT_MAX_AGENTS;
   gint host_window = BRIDGE_DEFAULT_HOST_WINDOW;
+  gint max_call_rate = BRIDGE_DEFAULT_MAX_CALL_RATE;
   gint64 max_clipboard_size = QGA_CLIPBOARD_DEFAULT_MAX_SIZE;
   const GOptionEntry entries[] = {
     { "bus", 0, 0, G_OPTION_ARG_CALLBACK, parse_bus,
@@ -116,6 +119,8 @@ parse_options (BridgeConfig *config, int *argc, char ***argv, gboolean *show_ver
       "Most bytes queued to the host, of Call arguments awaiting replies, and of messages awaiting the bus (default 32 MiB)", "BYTES" },
     { "max-pending", 0, 0, G_OPTION_ARG_INT, &max_pending,
       "Most requests in flight per D-Bus client (default 64)", "N" },
+    { "max-call-rate", 0, 0, G_OPTION_ARG_INT, &max_call_rate,
+      "Most requests a second per D-Bus client, on average; 0 for no limit (default 5000)", "N" },
     { "host-window", 0, 0, G_OPTION_ARG_INT, &host_window,
       "Most requests of one D-Bus client sent to the host at once; the rest wait "
       "in the bridge, in order (default 8)", "N" },
@@ -159,14 +164,15 @@ parse_options (BridgeConfig *config, int *argc, char ***argv, gboolean *show_ver
                    "unexpected argument '%s'", (*argv)[1]);
       return FALSE;
     }
-  if (!check_config (config, max_message_size, max_queue_size, max_pending, host_window,
-                     max_clients, max_agents, max_clipboard_size, error))
+  if (!check_config (config, max_message_size, max_queue_size, max_pending, max_call_rate,
+                     host_window, max_clients, max_agents, max_clipboard_size, error))
     return FALSE;
   config->max_agents = max_agents;
   config->max_clipboard_size = max_clipboard_size;
   config->max_message_size = max_message_size;
   config->max_queue_size = max_queue_size;
   config->max_pending = max_pending;
+  config->max_call_rate = max_call_rate;
   config->host_window = host_window;
   config->max_clients = max_clients;
   if (config->channel_spec == NULL)
@@ -245,7 +251,8 @@ start (Bridge *bridge, GError **error)
   bridge->budget = qga_bus_budget_new (bridge->connection, bridge->config.max_queue_size);
   g_signal_connect (bridge->budget, "hold-changed", G_CALLBACK (on_bus_hold_changed), bridge);
   /* before the object is exported: every counted call passes the filter */
-  bridge->admission = bridge_admission_new (bridge->connection, bridge->config.max_pending);
+  bridge->admission = bridge_admission_new (bridge->connection, bridge->config.max_pending,
+                                            bridge->config.max_call_rate);
   bridge->clients = bridge_clients_new (bridge->connection, bridge->config.max_clients,
                                         bridge->config.max_pending);
   bridge->stats = bridge_stats_new (bridge->connection, bridge->channel, bridge->dispatcher,

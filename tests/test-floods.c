@@ -1,11 +1,14 @@
 /* test-floods.c: floods and limits (issue 7, "Floods and limits"), over a
- * real bus and real sockets. Correctness and bounds only: no timings are
- * asserted (bench/bench-flood.c measures the Ping p99 under a flood).
+ * real bus and real sockets. Correctness and bounds only: no timing is
+ * asserted but lower bounds (a late refusal took at least its delay) and
+ * counts bounded by elapsed time (calls answered within a rate), which a
+ * slow machine cannot break; bench/bench-flood.c measures the Ping p99
+ * under a flood.
  *
  *   /floods/one-client     one client with 300 Calls in flight at once and
  *                          then 3000 as fast as it can (400 / 300 under
  *                          QGA_TEST_WRAPPER): at most --max-pending=16 are
- *                          taken, the rest get LimitExceeded at once; of
+ *                          taken, the rest get LimitExceeded (late); of
  *                          those, --host-window=4 are on the wire at a time
  *                          and the rest follow in order as they are
  *                          answered; another client's Ping goes out at once
@@ -13,6 +16,16 @@
  *                          bridge's VmRSS stays under its start + 16 MiB.
  *   /floods/many-clients   8 clients busy (--max-clients=8), 40 more call
  *                          at once: all LimitExceeded, the 8 keep working.
+ *   /floods/call-rate      --max-call-rate=50: one client keeps 32 Pings in
+ *                          flight, 400 in all; it has at most its bucket
+ *                          (64) + 50 a second answered, the rest refused
+ *                          for the rate, each no sooner than 100 ms after
+ *                          it was sent; another client's Pings all pass.
+ *   /floods/refusal-bounds --max-pending=1 --max-call-rate=0: 1000 Calls
+ *                          at once; at least 256 refusals come late, and
+ *                          past that bound they come at once (their message
+ *                          says so); none is lost, the one taken is
+ *                          answered and the client is served after.
  *   /floods/guest          this program as the guest on qga-host's socket:
  *                          requests, events, oversized and never-ending
  *                          messages and garbage; qga-host's VmRSS stays
@@ -344,6 +357,170 @@ test_many_clients (Fixture *f, gconstpointer user_data)
     qt_bus_close (busy[i]);
   for (guint i = 0; i < MORE; i++)
     qt_bus_close (more[i]);
+}
+
+/* --- call rate and late refusals ---------------------------------------- */
+
+typedef struct {
+  guint started, done, ok;
+  guint too_fast, in_flight, at_once;   /* LimitExceeded, by message */
+  guint early;                          /* refused late, but sooner than the delay */
+  gint64 first_sent_us, last_done_us;
+} Paced;
+
+typedef struct {
+  Paced *paced;
+  gint64 sent_us;
+} PacedCall;
+
+#define REFUSAL_DELAY_US (100 * 1000)   /* BRIDGE_REFUSAL_DELAY_MS */
+
+static void
+paced_done_cb (GObject *source, GAsyncResult *result, gpointer data)
+{
+  PacedCall *call = data;
+  Paced *paced = call->paced;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  gint64 now = g_get_monotonic_time ();
+
+  paced->done++;
+  paced->last_done_us = now;
+  if (reply != NULL)
+    paced->ok++;
+  else
+    {
+      qt_assert_dbus_error (error, QT_ERROR_PREFIX "LimitExceeded", "too many requests");
+      if (strstr (error->message, "refused at once") != NULL)
+        paced->at_once++;
+      else if (now - call->sent_us < REFUSAL_DELAY_US)
+        paced->early++;
+      if (strstr (error->message, " a second)") != NULL)
+        paced->too_fast++;
+      else
+        paced->in_flight++;
+    }
+  g_free (call);
+}
+
+static void
+paced_call (GDBusConnection *connection, Paced *paced, const char *method, GVariant *args)
+{
+  PacedCall *call = g_new0 (PacedCall, 1);
+
+  call->paced = paced;
+  call->sent_us = g_get_monotonic_time ();
+  if (paced->started++ == 0)
+    paced->first_sent_us = call->sent_us;
+  g_dbus_connection_call (connection, QT_BUS_NAME, QT_OBJECT_PATH, QT_INTERFACE, method, args,
+                          NULL, G_DBUS_CALL_FLAGS_NONE, (int) qt_ms (60000), NULL,
+                          paced_done_cb, call);
+}
+
+static void
+answer_all (QtWire *wire, guint quiet_ms)
+{
+  g_autoptr(GPtrArray) commands = read_commands (wire, quiet_ms);
+
+  for (guint i = 0; i < commands->len; i++)
+    reply_return (wire, commands->pdata[i], "{}");
+}
+
+/* The bridge runs with --max-call-rate=50: a bucket of 64 (--max-pending),
+ * refilled at 50 a second. One client keeps 32 Pings in flight, 400 in
+ * all, and the host answers at once; another pings every 100 ms. */
+static void
+test_call_rate (Fixture *f, gconstpointer user_data)
+{
+  const guint total = 400, in_flight = 32, rate = 50, burst = 64;
+  GDBusConnection *flooder = qt_bus_new_connection ();
+  GDBusConnection *other = qt_bus_new_connection ();
+  Paced paced = { 0 };
+  QtCall *ping = NULL;
+  gint64 next_ping_ms = 0;
+  guint pings = 0, rounds = 0;
+  double seconds;
+
+  while (paced.done < total)
+    {
+      while (paced.started < total && paced.started - paced.done < in_flight)
+        paced_call (flooder, &paced, "Ping", NULL);
+      if (ping == NULL && qt_now_ms () >= next_ping_ms)
+        {
+          ping = qt_call_start (other, "Ping", NULL, "()");
+          next_ping_ms = qt_now_ms () + 100;
+        }
+      QT_WAIT (FALSE, 5);
+      answer_all (f->wire, 5);
+      if (ping != NULL && ping->done)
+        {
+          g_assert_no_error (ping->error);
+          g_clear_pointer (&ping, qt_call_free);
+          pings++;
+        }
+      g_assert_cmpuint (++rounds, <, 100000);
+    }
+  while (ping != NULL && !ping->done)
+    {
+      QT_WAIT (FALSE, 5);
+      answer_all (f->wire, 5);
+    }
+  g_clear_pointer (&ping, qt_call_free);
+
+  seconds = (paced.last_done_us - paced.first_sent_us) / (double) G_USEC_PER_SEC;
+  g_test_message ("%u Pings in %.2f s: %u answered, %u refused for the rate (%u at once); "
+                  "the other client's %u Pings all answered",
+                  paced.done, seconds, paced.ok, paced.too_fast, paced.at_once, pings);
+  /* the bucket's first 64, then no more than the rate */
+  g_assert_cmpuint (paced.ok, >=, burst);
+  g_assert_cmpfloat (paced.ok, <=, burst + rate * seconds + 1);
+  g_assert_cmpuint (paced.too_fast, ==, total - paced.ok);
+  g_assert_cmpuint (paced.in_flight, ==, 0);
+  /* each refusal answered late, none at once (32 in flight are far from the bounds) */
+  g_assert_cmpuint (paced.at_once, ==, 0);
+  g_assert_cmpuint (paced.early, ==, 0);
+  g_assert_cmpuint (pings, >, 0);
+  qt_bus_close (flooder);
+  qt_bus_close (other);
+}
+
+/* The bridge runs with --max-pending=1 --max-call-rate=0. One Call is
+ * taken and left unanswered; of the other 999 sent at once, at most 256
+ * refusals wait at a time (each at least 100 ms), the rest go at once. */
+static void
+test_refusal_bounds (Fixture *f, gconstpointer user_data)
+{
+  const guint total = 1000, per_caller = 256;
+  GDBusConnection *flooder = qt_bus_new_connection ();
+  Paced paced = { 0 };
+
+  for (guint i = 0; i < total; i++)
+    paced_call (flooder, &paced, "Call", g_variant_new ("(ss)", "host-echo", "{}"));
+  g_assert_true (QT_WAIT (paced.done == total - 1, qt_ms (30000)));
+  g_test_message ("%u refused: %u late, %u at once", paced.in_flight,
+                  paced.in_flight - paced.at_once, paced.at_once);
+  g_assert_cmpuint (paced.in_flight, ==, total - 1);
+  g_assert_cmpuint (paced.too_fast, ==, 0);
+  g_assert_cmpuint (paced.early, ==, 0);
+  /* the first 256 refusals wait; until the first is due no more can */
+  g_assert_cmpuint (paced.in_flight - paced.at_once, >=, per_caller);
+  /* 257 refusals within 100 ms, except when valgrind slows the bridge */
+  if (!qt_under_wrapper ())
+    g_assert_cmpuint (paced.at_once, >, 0);
+
+  /* the one taken is answered, and the caller is served again */
+  answer_all (f->wire, qt_ms (300));
+  g_assert_true (QT_WAIT (paced.done == total, qt_ms (10000)));
+  g_assert_cmpuint (paced.ok, ==, 1);
+  {
+    g_autoptr(QtCall) ping = qt_call_start (flooder, "Ping", NULL, "()");
+    g_autoptr(JsonObject) command = qt_wire_expect_object (f->wire);
+
+    reply_return (f->wire, command, "{}");
+    g_assert_true (qt_call_wait (ping, qt_ms (5000)));
+    g_assert_no_error (ping->error);
+  }
+  qt_bus_close (flooder);
 }
 
 /* --- /floods/guest: qga-host against a hostile guest -------------------- */
@@ -680,6 +857,8 @@ main (int argc, char **argv)
 
   ADD ("/floods/one-client", test_one_client, "--max-pending=16 --host-window=4");
   ADD ("/floods/many-clients", test_many_clients, "--max-clients=8");
+  ADD ("/floods/call-rate", test_call_rate, "--max-call-rate=50");
+  ADD ("/floods/refusal-bounds", test_refusal_bounds, "--max-pending=1 --max-call-rate=0");
   ADD ("/floods/bus-stalled", test_bus_stalled, "--max-queue-size=1048576 --max-message-size=65536");
   g_test_add_func ("/floods/guest", test_guest);
 
