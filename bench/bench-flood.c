@@ -2,8 +2,9 @@
  *
  * Another client's Ping through bridge A (host: qga-host) without and with
  * a flood: another process (--flood-client) keeping BENCH_FLOOD_IN_FLIGHT
- * Pings in flight as fast as it can (past --max-pending, 64 by default, so
- * most of them are refused with LimitExceeded at once). Target: the other
+ * Pings in flight as fast as it can, past the bridge's defaults for
+ * --max-pending (64) and --max-call-rate (2000 a second), so that many are
+ * refused with LimitExceeded, each a second late. Target: the other
  * client's p99 with the flood within 3x of its p99 without. The test suite
  * (tests/test-floods.c) checks the limits themselves; this only measures.
  */

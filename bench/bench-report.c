@@ -798,7 +798,8 @@ bench_report_flood (BenchReport *report, GArray *quiet, GArray *flooded, guint64
   add_number (line, "p99_flooded_us", p99_flooded, 1);
   write_line (report, line);
 
-  printf ("\n7. A flooding client (%d Pings in flight, past --max-pending=64)\n", BENCH_FLOOD_IN_FLIGHT);
+  printf ("\n7. A flooding client (%d Pings in flight, past --max-pending=64 and --max-call-rate=2000)\n",
+          BENCH_FLOOD_IN_FLIGHT);
   printf ("   flood calls answered %" G_GUINT64_FORMAT ", refused (LimitExceeded) %" G_GUINT64_FORMAT "\n",
           answered, refused);
   printf ("   another client's Ping p50 %.0f us -> %.0f us, p99 %.0f us -> %.0f us\n",

@@ -172,7 +172,8 @@ judge (BridgeAdmission *admission, Caller *caller, gint64 now)
 {
   if (caller->pending >= admission->max_pending)
     return VERDICT_TOO_MANY_PENDING;
-  if (admission->max_rate > 0)
+  /* a caller waiting for each answer takes no token */
+  if (admission->max_rate > 0 && (caller->pending > 0 || caller->delayed > 0))
     {
       refill (admission, caller, now);
       if (caller->tokens < 1)

@@ -10,12 +10,16 @@
  * past the limit there, with LimitExceeded, so that they never reach the
  * queue. The main loop then holds at most --max-pending of each caller's.
  *
- * It also bounds each caller's rate (--max-call-rate, a token bucket), and
- * answers every refusal late (BRIDGE_REFUSAL_DELAY_MS): a caller that sends
- * its next call as soon as one is refused would otherwise turn refusals
- * into a loop as fast as the CPUs, which slows every other caller as much
- * as answering it would. The refusals waiting are bounded per caller and
- * in all; past that a refusal goes at once.
+ * It also bounds the rate of each caller's calls (--max-call-rate, a token
+ * bucket) made while it has others in flight or refusals waiting: a caller
+ * that waits for each answer before the next call is bounded by the round
+ * trip already, and takes no token. Every refusal is answered late
+ * (BRIDGE_REFUSAL_DELAY_MS): a caller that sends its next call as soon as
+ * one is refused would otherwise turn refusals into a loop as fast as the
+ * CPUs, which slows every other caller as much as answering it would, and
+ * its calls in flight, refusals waiting included, are what bounds it. The
+ * refusals waiting are bounded per caller and in all; past that a refusal
+ * goes at once.
  */
 #pragma once
 
@@ -23,8 +27,8 @@
 
 G_BEGIN_DECLS
 
-#define BRIDGE_DEFAULT_MAX_CALL_RATE 5000   /* calls a second per caller */
-#define BRIDGE_REFUSAL_DELAY_MS 100
+#define BRIDGE_DEFAULT_MAX_CALL_RATE 2000   /* calls a second per caller */
+#define BRIDGE_REFUSAL_DELAY_MS 1000
 #define BRIDGE_MAX_DELAYED_PER_CALLER 256
 #define BRIDGE_MAX_DELAYED 4096
 

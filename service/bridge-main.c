@@ -120,7 +120,8 @@ parse_options (BridgeConfig *config, int *argc, char ***argv, gboolean *show_ver
     { "max-pending", 0, 0, G_OPTION_ARG_INT, &max_pending,
       "Most requests in flight per D-Bus client (default 64)", "N" },
     { "max-call-rate", 0, 0, G_OPTION_ARG_INT, &max_call_rate,
-      "Most requests a second per D-Bus client, on average; 0 for no limit (default 5000)", "N" },
+      "Most requests a second per D-Bus client while it has others in flight, on average; "
+      "0 for no limit (default 2000)", "N" },
     { "host-window", 0, 0, G_OPTION_ARG_INT, &host_window,
       "Most requests of one D-Bus client sent to the host at once; the rest wait "
       "in the bridge, in order (default 8)", "N" },

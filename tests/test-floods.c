@@ -16,11 +16,14 @@
  *                          bridge's VmRSS stays under its start + 16 MiB.
  *   /floods/many-clients   8 clients busy (--max-clients=8), 40 more call
  *                          at once: all LimitExceeded, the 8 keep working.
- *   /floods/call-rate      --max-call-rate=50: one client keeps 32 Pings in
- *                          flight, 400 in all; it has at most its bucket
- *                          (64) + 50 a second answered, the rest refused
- *                          for the rate, each no sooner than 100 ms after
- *                          it was sent; another client's Pings all pass.
+ *   /floods/call-rate      --max-call-rate=50: one client keeps 200 Pings in
+ *                          flight, 400 in all, one of them always held by
+ *                          the host; it has at most that one, its bucket
+ *                          (64) and 50 a second answered, the rest refused
+ *                          for the rate, each no sooner than 1 s after it
+ *                          was sent; another client's Pings all pass.
+ *   /floods/call-rate-sequential  the same limit; a client waiting for each
+ *                          answer is not limited: 300 Pings, all answered.
  *   /floods/refusal-bounds --max-pending=1 --max-call-rate=0: 1000 Calls
  *                          at once; at least 256 refusals come late, and
  *                          past that bound they come at once (their message
@@ -373,7 +376,7 @@ typedef struct {
   gint64 sent_us;
 } PacedCall;
 
-#define REFUSAL_DELAY_US (100 * 1000)   /* BRIDGE_REFUSAL_DELAY_MS */
+#define REFUSAL_DELAY_US (1000 * 1000)   /* BRIDGE_REFUSAL_DELAY_MS */
 
 static void
 paced_done_cb (GObject *source, GAsyncResult *result, gpointer data)
@@ -417,31 +420,39 @@ paced_call (GDBusConnection *connection, Paced *paced, const char *method, GVari
                           paced_done_cb, call);
 }
 
+/* Answer every command the bridge sends within quiet_ms of the last one,
+ * but keep the first one of all in *kept, if kept is not NULL, unanswered. */
 static void
-answer_all (QtWire *wire, guint quiet_ms)
+answer_all (QtWire *wire, guint quiet_ms, JsonObject **kept)
 {
   g_autoptr(GPtrArray) commands = read_commands (wire, quiet_ms);
 
   for (guint i = 0; i < commands->len; i++)
-    reply_return (wire, commands->pdata[i], "{}");
+    if (kept != NULL && *kept == NULL)
+      *kept = json_object_ref (commands->pdata[i]);
+    else
+      reply_return (wire, commands->pdata[i], "{}");
 }
 
 /* The bridge runs with --max-call-rate=50: a bucket of 64 (--max-pending),
- * refilled at 50 a second. One client keeps 32 Pings in flight, 400 in
- * all, and the host answers at once; another pings every 100 ms. */
+ * refilled at 50 a second. One client keeps 200 Pings in flight, 400 in
+ * all; the host keeps the first one unanswered, so that the client always
+ * has one in flight and each of its later calls needs a token, and
+ * answers the others at once. Another client pings every 100 ms. */
 static void
 test_call_rate (Fixture *f, gconstpointer user_data)
 {
-  const guint total = 400, in_flight = 32, rate = 50, burst = 64;
+  const guint total = 400, in_flight = 200, rate = 50, burst = 64;
   GDBusConnection *flooder = qt_bus_new_connection ();
   GDBusConnection *other = qt_bus_new_connection ();
+  g_autoptr(JsonObject) kept = NULL;
   Paced paced = { 0 };
   QtCall *ping = NULL;
   gint64 next_ping_ms = 0;
   guint pings = 0, rounds = 0;
   double seconds;
 
-  while (paced.done < total)
+  while (paced.done < total - 1)
     {
       while (paced.started < total && paced.started - paced.done < in_flight)
         paced_call (flooder, &paced, "Ping", NULL);
@@ -451,7 +462,7 @@ test_call_rate (Fixture *f, gconstpointer user_data)
           next_ping_ms = qt_now_ms () + 100;
         }
       QT_WAIT (FALSE, 5);
-      answer_all (f->wire, 5);
+      answer_all (f->wire, 5, &kept);
       if (ping != NULL && ping->done)
         {
           g_assert_no_error (ping->error);
@@ -460,23 +471,29 @@ test_call_rate (Fixture *f, gconstpointer user_data)
         }
       g_assert_cmpuint (++rounds, <, 100000);
     }
+  seconds = (paced.last_done_us - paced.first_sent_us) / (double) G_USEC_PER_SEC;
+  g_assert_nonnull (kept);
+  reply_return (f->wire, kept, "{}");
+  g_assert_true (QT_WAIT (paced.done == total, qt_ms (10000)));
   while (ping != NULL && !ping->done)
     {
       QT_WAIT (FALSE, 5);
-      answer_all (f->wire, 5);
+      answer_all (f->wire, 5, NULL);
     }
   g_clear_pointer (&ping, qt_call_free);
 
-  seconds = (paced.last_done_us - paced.first_sent_us) / (double) G_USEC_PER_SEC;
-  g_test_message ("%u Pings in %.2f s: %u answered, %u refused for the rate (%u at once); "
-                  "the other client's %u Pings all answered",
-                  paced.done, seconds, paced.ok, paced.too_fast, paced.at_once, pings);
-  /* the bucket's first 64, then no more than the rate */
-  g_assert_cmpuint (paced.ok, >=, burst);
-  g_assert_cmpfloat (paced.ok, <=, burst + rate * seconds + 1);
-  g_assert_cmpuint (paced.too_fast, ==, total - paced.ok);
-  g_assert_cmpuint (paced.in_flight, ==, 0);
-  /* each refusal answered late, none at once (32 in flight are far from the bounds) */
+  g_test_message ("%u Pings in %.2f s: %u answered, %u refused for the rate and %u for "
+                  "--max-pending (%u at once); the other client's %u Pings all answered",
+                  paced.done, seconds, paced.ok, paced.too_fast, paced.in_flight, paced.at_once,
+                  pings);
+  /* the first (no token: nothing in flight) and the bucket's 64, then no
+   * more than the rate */
+  g_assert_cmpuint (paced.ok, >=, 1 + burst);
+  g_assert_cmpfloat (paced.ok, <=, 1 + burst + rate * seconds);
+  /* the first burst also meets --max-pending (64) */
+  g_assert_cmpuint (paced.too_fast + paced.in_flight, ==, total - paced.ok);
+  g_assert_cmpuint (paced.too_fast, >, 0);
+  /* each refusal answered late, none at once (200 in flight: under the bound) */
   g_assert_cmpuint (paced.at_once, ==, 0);
   g_assert_cmpuint (paced.early, ==, 0);
   g_assert_cmpuint (pings, >, 0);
@@ -484,9 +501,34 @@ test_call_rate (Fixture *f, gconstpointer user_data)
   qt_bus_close (other);
 }
 
+/* --max-call-rate=50, but a client that waits for each answer takes no
+ * token: 300 Pings one after the other, far faster than 64 + 50 a second,
+ * all answered. */
+static void
+test_call_rate_sequential (Fixture *f, gconstpointer user_data)
+{
+  const guint total = 300;
+  GDBusConnection *client = qt_bus_new_connection ();
+  gint64 start_us = g_get_monotonic_time ();
+
+  for (guint i = 0; i < total; i++)
+    {
+      g_autoptr(QtCall) ping = qt_call_start (client, "Ping", NULL, "()");
+      g_autoptr(JsonObject) command = qt_wire_expect_object (f->wire);
+
+      g_assert_cmpstr (command_name (command), ==, "host-ping");
+      reply_return (f->wire, command, "{}");
+      g_assert_true (qt_call_wait (ping, qt_ms (5000)));
+      g_assert_no_error (ping->error);
+    }
+  g_test_message ("%u Pings one after the other in %.2f s", total,
+                  (g_get_monotonic_time () - start_us) / (double) G_USEC_PER_SEC);
+  qt_bus_close (client);
+}
+
 /* The bridge runs with --max-pending=1 --max-call-rate=0. One Call is
  * taken and left unanswered; of the other 999 sent at once, at most 256
- * refusals wait at a time (each at least 100 ms), the rest go at once. */
+ * refusals wait at a time (each at least 1 s), the rest go at once. */
 static void
 test_refusal_bounds (Fixture *f, gconstpointer user_data)
 {
@@ -504,12 +546,12 @@ test_refusal_bounds (Fixture *f, gconstpointer user_data)
   g_assert_cmpuint (paced.early, ==, 0);
   /* the first 256 refusals wait; until the first is due no more can */
   g_assert_cmpuint (paced.in_flight - paced.at_once, >=, per_caller);
-  /* 257 refusals within 100 ms, except when valgrind slows the bridge */
+  /* 257 refusals within 1 s, except when valgrind slows the bridge */
   if (!qt_under_wrapper ())
     g_assert_cmpuint (paced.at_once, >, 0);
 
   /* the one taken is answered, and the caller is served again */
-  answer_all (f->wire, qt_ms (300));
+  answer_all (f->wire, qt_ms (300), NULL);
   g_assert_true (QT_WAIT (paced.done == total, qt_ms (10000)));
   g_assert_cmpuint (paced.ok, ==, 1);
   {
@@ -858,6 +900,7 @@ main (int argc, char **argv)
   ADD ("/floods/one-client", test_one_client, "--max-pending=16 --host-window=4");
   ADD ("/floods/many-clients", test_many_clients, "--max-clients=8");
   ADD ("/floods/call-rate", test_call_rate, "--max-call-rate=50");
+  ADD ("/floods/call-rate-sequential", test_call_rate_sequential, "--max-call-rate=50");
   ADD ("/floods/refusal-bounds", test_refusal_bounds, "--max-pending=1 --max-call-rate=0");
   ADD ("/floods/bus-stalled", test_bus_stalled, "--max-queue-size=1048576 --max-message-size=65536");
   g_test_add_func ("/floods/guest", test_guest);
