@@ -196,8 +196,8 @@ serve_free (HostClipboardServe *serve)
 }
 
 /* The guest no longer waits for serve: told so with error (if not NULL),
- * and serve freed now if its source never saw it, or orphaned. */
-static void
+ * and serve freed now if its source never saw it (TRUE), or orphaned. */
+static gboolean
 serve_drop (HostClipboard *clipboard, HostClipboardServe *serve, const GError *error)
 {
   g_ptr_array_remove_fast (clipboard->serves, serve);
@@ -209,8 +209,10 @@ serve_drop (HostClipboard *clipboard, HostClipboardServe *serve, const GError *e
 
       send_or_warn (clipboard, line, QGA_CLIPBOARD_EVENT_CANCEL);
     }
-  if (serve->idle_id != 0)
-    serve_free (serve);
+  if (serve->idle_id == 0)
+    return FALSE;
+  serve_free (serve);
+  return TRUE;
 }
 
 static void
@@ -222,7 +224,7 @@ drop_serves (HostClipboard *clipboard, gboolean all, QgaSelectionId selection,
       HostClipboardServe *serve = g_ptr_array_index (clipboard->serves, i - 1);
 
       if (all || serve->selection == selection)
-        serve_drop (clipboard, serve, error);
+        (void) serve_drop (clipboard, serve, error);
     }
 }
 
@@ -276,7 +278,8 @@ host_clipboard_serve_fail (HostClipboardServe *serve, const GError *error)
     {
       g_debug ("cannot serve %s to the guest (transfer %u): %s",
                qga_clipboard_selection_name (serve->selection), serve->transfer, error->message);
-      serve_drop (clipboard, serve, error);
+      if (serve_drop (clipboard, serve, error))
+        return;   /* not reached: the source has it, so its idle is done */
     }
   serve_free (serve);
 }

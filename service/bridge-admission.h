@@ -29,8 +29,8 @@ G_BEGIN_DECLS
 
 #define BRIDGE_DEFAULT_MAX_CALL_RATE 2000   /* calls a second per caller */
 #define BRIDGE_REFUSAL_DELAY_MS 1000
-#define BRIDGE_MAX_DELAYED_PER_CALLER 256
-#define BRIDGE_MAX_DELAYED 4096
+#define BRIDGE_MAX_DELAYED_PER_CALLER 256u
+#define BRIDGE_MAX_DELAYED 4096u
 
 typedef struct _BridgeAdmission BridgeAdmission;
 

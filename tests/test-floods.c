@@ -469,7 +469,8 @@ test_call_rate (Fixture *f, gconstpointer user_data)
           g_clear_pointer (&ping, qt_call_free);
           pings++;
         }
-      g_assert_cmpuint (++rounds, <, 100000);
+      rounds++;
+      g_assert_cmpuint (rounds, <, 100000);
     }
   seconds = (paced.last_done_us - paced.first_sent_us) / (double) G_USEC_PER_SEC;
   g_assert_nonnull (kept);
