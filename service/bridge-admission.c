@@ -44,6 +44,7 @@ struct _BridgeAdmission {
   double burst;            /* the bucket's size */
   GMutex lock;             /* the fields below */
   GHashTable *callers;     /* sender → Caller; shared with invocations */
+  GHashTable *admitted;    /* Admitted set: calls counted and not yet answered */
   guint sweep_at;          /* forget idle callers when the table reaches this */
   GQueue delayed;          /* Delayed, due first (all wait as long) */
   GSource *delay_source;   /* in the main context: sends refusals when due */
@@ -54,10 +55,19 @@ struct _BridgeAdmission {
   gint refcount;           /* the admission, the filter and each handed-over invocation */
 };
 
-/* One counted request, on its invocation until that is finalized. */
+/* An admitted call, until its reply goes out (seen by the filter, before
+ * the caller can have it, so that a caller sending its next call on the
+ * reply finds its count given back) or, for a call nobody answers, until
+ * its invocation is finalized. */
+typedef struct {
+  char *sender;
+  guint32 serial;
+} Admitted;
+
+/* On the invocation of an admitted call, until it is finalized. */
 typedef struct {
   BridgeAdmission *admission;
-  char *sender;
+  Admitted call;           /* a copy of the key */
 } Ticket;
 
 static const struct {
@@ -68,6 +78,7 @@ static const struct {
   { "GetHostInfo", "" },
   { "GetHostStats", "" },
   { "Call", "ss" },
+  { "SendEvent", "ss" },
 };
 
 gboolean
@@ -184,15 +195,73 @@ judge (BridgeAdmission *admission, Caller *caller, gint64 now)
   return VERDICT_ADMIT;
 }
 
-static void
-give_back (BridgeAdmission *admission, const char *sender)
+static guint
+admitted_hash (gconstpointer key)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&admission->lock);
-  Caller *caller = g_hash_table_lookup (admission->callers, sender);
+  const Admitted *call = key;
 
+  return g_str_hash (call->sender) ^ call->serial;
+}
+
+static gboolean
+admitted_equal (gconstpointer a, gconstpointer b)
+{
+  const Admitted *x = a, *y = b;
+
+  return x->serial == y->serial && g_str_equal (x->sender, y->sender);
+}
+
+static void
+admitted_free (Admitted *call)
+{
+  g_free (call->sender);
+  g_free (call);
+}
+
+static void
+record_admitted (BridgeAdmission *admission, const char *sender, guint32 serial)
+{
+  Admitted *call = g_new0 (Admitted, 1);
+
+  call->sender = g_strdup (sender);
+  call->serial = serial;
+  g_hash_table_add (admission->admitted, call);
+  /* The table owns call now (its key destroy function frees it): cppcheck
+   * does not know GHashTable. */
+  /* cppcheck-suppress memleak */
+}
+
+/* Under the lock: the call's count back to its caller, once. */
+static void
+give_back (BridgeAdmission *admission, const char *sender, guint32 serial)
+{
+  Admitted key = { (char *) sender, serial };
+  Caller *caller;
+
+  if (!g_hash_table_remove (admission->admitted, &key))
+    return;   /* given back already */
+  caller = g_hash_table_lookup (admission->callers, sender);
   g_return_if_fail (caller != NULL && caller->pending > 0);
   caller->pending--;
   forget_if_idle (admission, sender, caller, g_get_monotonic_time ());
+}
+
+/* An outgoing reply to an admitted call: its count goes back before the
+ * caller can have the reply. */
+static void
+give_back_on_reply (BridgeAdmission *admission, GDBusMessage *message)
+{
+  GDBusMessageType type = g_dbus_message_get_message_type (message);
+  const char *destination;
+
+  if (type != G_DBUS_MESSAGE_TYPE_METHOD_RETURN && type != G_DBUS_MESSAGE_TYPE_ERROR)
+    return;
+  destination = g_dbus_message_get_destination (message);
+  if (destination == NULL)
+    return;
+  g_mutex_lock (&admission->lock);
+  give_back (admission, destination, g_dbus_message_get_reply_serial (message));
+  g_mutex_unlock (&admission->lock);
 }
 
 /* --- refusals -------------------------------------------------------------- */
@@ -384,7 +453,12 @@ admission_filter (GDBusConnection *connection, GDBusMessage *message, gboolean i
   Caller *caller;
   Verdict verdict;
 
-  if (!incoming || !is_counted (message))
+  if (!incoming)
+    {
+      give_back_on_reply (admission, message);
+      return message;
+    }
+  if (!is_counted (message))
     return message;
   sender = g_dbus_message_get_sender (message);
   if (sender == NULL)
@@ -394,6 +468,8 @@ admission_filter (GDBusConnection *connection, GDBusMessage *message, gboolean i
   g_mutex_lock (&admission->lock);
   caller = ensure_caller (admission, sender, now);
   verdict = judge (admission, caller, now);
+  if (verdict == VERDICT_ADMIT)
+    record_admitted (admission, sender, g_dbus_message_get_serial (message));
   if (verdict != VERDICT_ADMIT &&
       !(g_dbus_message_get_flags (message) & G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED))
     {
@@ -438,6 +514,7 @@ admission_unref (BridgeAdmission *admission)
   if (!g_atomic_int_dec_and_test (&admission->refcount))
     return;
   g_warn_if_fail (g_queue_is_empty (&admission->delayed));
+  g_hash_table_destroy (admission->admitted);
   g_hash_table_destroy (admission->callers);
   g_mutex_clear (&admission->lock);
   g_clear_object (&admission->connection);
@@ -447,9 +524,13 @@ admission_unref (BridgeAdmission *admission)
 static void
 ticket_free (Ticket *ticket)
 {
-  give_back (ticket->admission, ticket->sender);
-  admission_unref (ticket->admission);
-  g_free (ticket->sender);
+  BridgeAdmission *admission = ticket->admission;
+
+  g_mutex_lock (&admission->lock);
+  give_back (admission, ticket->call.sender, ticket->call.serial);
+  g_mutex_unlock (&admission->lock);
+  admission_unref (admission);
+  g_free (ticket->call.sender);
   g_free (ticket);
 }
 
@@ -463,7 +544,8 @@ bridge_admission_hand_over (BridgeAdmission *admission, GDBusMethodInvocation *i
     return;   /* a peer-to-peer connection: not counted */
   ticket = g_new0 (Ticket, 1);
   ticket->admission = admission_ref (admission);
-  ticket->sender = g_strdup (sender);
+  ticket->call.sender = g_strdup (sender);
+  ticket->call.serial = g_dbus_message_get_serial (g_dbus_method_invocation_get_message (invocation));
   g_object_set_data_full (G_OBJECT (invocation), "bridge-admission-ticket", ticket,
                           (GDestroyNotify) ticket_free);
 }
@@ -480,6 +562,8 @@ bridge_admission_new (GDBusConnection *connection, guint max_pending, guint max_
   admission->burst = MAX ((double) admission->max_pending, max_rate / 10.0);
   g_mutex_init (&admission->lock);
   admission->callers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  admission->admitted = g_hash_table_new_full (admitted_hash, admitted_equal,
+                                               (GDestroyNotify) admitted_free, NULL);
   admission->sweep_at = 64;
   g_queue_init (&admission->delayed);
   admission->delay_source = g_source_new (&delay_source_funcs, sizeof (GSource));

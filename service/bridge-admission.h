@@ -5,8 +5,8 @@
  * refused there, but only after its message had waited in that queue in
  * front of everyone else's, and the refusal cost the main loop as much as
  * the request. BridgeAdmission is a message filter in the worker thread:
- * it counts each caller's Ping, GetHostInfo, GetHostStats and Call from the
- * moment they arrive until their invocation is answered, and refuses those
+ * it counts each caller's Ping, GetHostInfo, GetHostStats, Call and
+ * SendEvent from the moment they arrive until their invocation is answered, and refuses those
  * past the limit there, with LimitExceeded, so that they never reach the
  * queue. The main loop then holds at most --max-pending of each caller's.
  *
@@ -40,8 +40,10 @@ BridgeAdmission *bridge_admission_new (GDBusConnection *connection, guint max_pe
                                        guint max_rate);
 void bridge_admission_free (BridgeAdmission *admission);
 
-/* In the main loop, for a method the filter counts: its count is given
- * back when the invocation is answered (whatever answers it). */
+/* In the main loop, for a method the filter counts. Its count is given
+ * back when its reply goes out (the filter sees it, before the caller can
+ * have it), or, for a call that is never answered, when the invocation is
+ * finalized. */
 void bridge_admission_hand_over (BridgeAdmission *admission, GDBusMethodInvocation *invocation);
 
 /* Whether the filter counts method_name (with its arguments' signature). */

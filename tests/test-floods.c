@@ -24,6 +24,13 @@
  *                          was sent; another client's Pings all pass.
  *   /floods/call-rate-sequential  the same limit; a client waiting for each
  *                          answer is not limited: 300 Pings, all answered.
+ *   /floods/call-rate-events  the same limit for SendEvent: with a Call held
+ *                          at the host, 300 events at once; at most 64 + 50
+ *                          a second are sent, the host gets exactly those.
+ *   /floods/max-pending-sequential  --max-pending=1: 1000 Calls one after
+ *                          the other, each sent as the last reply arrives:
+ *                          none refused (the count goes back before the
+ *                          reply reaches the caller).
  *   /floods/refusal-bounds --max-pending=1 --max-call-rate=0: 1000 Calls
  *                          at once; at least 256 refusals come late, and
  *                          past that bound they come at once (their message
@@ -527,6 +534,74 @@ test_call_rate_sequential (Fixture *f, gconstpointer user_data)
   qt_bus_close (client);
 }
 
+/* --max-pending=1: a client that sends its next call as soon as it has
+ * the reply to the last is never refused. Its count must be given back
+ * before the reply reaches it, not when the bridge gets round to freeing
+ * the call. */
+static void
+test_max_pending_sequential (Fixture *f, gconstpointer user_data)
+{
+  const guint total = qt_under_wrapper () ? 200 : 1000;
+  GDBusConnection *client = qt_bus_new_connection ();
+
+  for (guint i = 0; i < total; i++)
+    {
+      g_autofree char *args = g_strdup_printf ("{\"n\":%u}", i);
+      g_autoptr(QtCall) call = qt_call_start (client, "Call", g_variant_new ("(ss)", "host-echo", args), "(s)");
+      g_autoptr(JsonObject) command = qt_wire_expect_object (f->wire);
+
+      g_assert_cmpstr (command_name (command), ==, "host-echo");
+      reply_return (f->wire, command, "{}");
+      g_assert_true (qt_call_wait (call, qt_ms (5000)));
+      g_assert_no_error (call->error);
+    }
+  qt_bus_close (client);
+}
+
+/* --max-call-rate=50 counts SendEvent too. A Call is held at the host so
+ * that the client always has one in flight; then 300 events at once: at
+ * most the bucket (64) and 50 a second go out, the rest are refused (late),
+ * and the host gets exactly the events that were answered. */
+static void
+test_call_rate_events (Fixture *f, gconstpointer user_data)
+{
+  const guint total = 300, rate = 50, burst = 64;
+  GDBusConnection *client = qt_bus_new_connection ();
+  g_autoptr(QtCall) held = qt_call_start (client, "Call", g_variant_new ("(ss)", "host-echo", "{}"), "(s)");
+  g_autoptr(JsonObject) command = qt_wire_expect_object (f->wire);
+  Paced paced = { 0 };
+  guint events = 0;
+  double seconds;
+
+  g_assert_cmpstr (command_name (command), ==, "host-echo");
+  for (guint i = 0; i < total; i++)
+    paced_call (client, &paced, "SendEvent", g_variant_new ("(ss)", "FLOOD_EVENT", "{}"));
+  g_assert_true (QT_WAIT (paced.done == total, qt_ms (30000)));
+  seconds = (paced.last_done_us - paced.first_sent_us) / (double) G_USEC_PER_SEC;
+  {
+    g_autoptr(GPtrArray) sent = read_commands (f->wire, qt_ms (300));
+
+    for (guint i = 0; i < sent->len; i++)
+      {
+        g_assert_cmpstr (json_object_get_string_member_with_default (sent->pdata[i], "event", ""),
+                         ==, "FLOOD_EVENT");
+        events++;
+      }
+  }
+  g_test_message ("%u events in %.2f s: %u sent, %u refused for the rate and %u for "
+                  "--max-pending; the host got %u", total, seconds, paced.ok, paced.too_fast,
+                  paced.in_flight, events);
+  g_assert_cmpuint (events, ==, paced.ok);
+  g_assert_cmpfloat (paced.ok, <=, burst + rate * seconds);
+  g_assert_cmpuint (paced.too_fast, >, 0);
+  g_assert_cmpuint (paced.ok + paced.too_fast + paced.in_flight, ==, total);
+  g_assert_cmpuint (paced.early, ==, 0);
+  reply_return (f->wire, command, "{}");
+  g_assert_true (qt_call_wait (held, qt_ms (5000)));
+  g_assert_no_error (held->error);
+  qt_bus_close (client);
+}
+
 /* The bridge runs with --max-pending=1 --max-call-rate=0. One Call is
  * taken and left unanswered; of the other 999 sent at once, at most 256
  * refusals wait at a time (each at least 1 s), the rest go at once. */
@@ -902,6 +977,8 @@ main (int argc, char **argv)
   ADD ("/floods/many-clients", test_many_clients, "--max-clients=8");
   ADD ("/floods/call-rate", test_call_rate, "--max-call-rate=50");
   ADD ("/floods/call-rate-sequential", test_call_rate_sequential, "--max-call-rate=50");
+  ADD ("/floods/call-rate-events", test_call_rate_events, "--max-call-rate=50");
+  ADD ("/floods/max-pending-sequential", test_max_pending_sequential, "--max-pending=1");
   ADD ("/floods/refusal-bounds", test_refusal_bounds, "--max-pending=1 --max-call-rate=0");
   ADD ("/floods/bus-stalled", test_bus_stalled, "--max-queue-size=1048576 --max-message-size=65536");
   g_test_add_func ("/floods/guest", test_guest);
