@@ -404,11 +404,12 @@ verdict_reason (BridgeAdmission *admission, Verdict verdict, char *buffer, gsize
 }
 
 /* A line to log (after the lock is let go) the first time caller is
- * refused for flag's reason, or NULL. */
+ * refused late, or at once, or NULL. */
 static char *
 note_refusal (BridgeAdmission *admission, Caller *caller, const char *sender,
-              Verdict verdict, LoggedFlags flag, gint64 now)
+              Verdict verdict, When when, gint64 now)
 {
+  LoggedFlags flag = when == REFUSE_LATE ? LOGGED_REFUSING : LOGGED_AT_ONCE;
   char reason[64];
   g_autofree char *skipped = NULL;
 
@@ -430,12 +431,15 @@ note_refusal (BridgeAdmission *admission, Caller *caller, const char *sender,
     skipped = g_strdup_printf (" (%u lines like this one were not logged)", admission->log_skipped);
   admission->log_skipped = 0;
   verdict_reason (admission, verdict, reason, sizeof reason);
-  if (flag == LOGGED_REFUSING)
+  if (when == REFUSE_LATE)
     return g_strdup_printf ("refusing requests from %s: %s, each refusal answered after %d ms%s",
                             sender, reason, BRIDGE_REFUSAL_DELAY_MS, skipped ? skipped : "");
-  return g_strdup_printf ("refusing requests from %s at once: %u of its refusals, or %u in all, "
-                          "are waiting already%s", sender, BRIDGE_MAX_DELAYED_PER_CALLER,
-                          BRIDGE_MAX_DELAYED, skipped ? skipped : "");
+  if (when == REFUSE_AT_ONCE_CALLER)
+    return g_strdup_printf ("refusing requests from %s at once: %u of its refusals are waiting "
+                            "already%s", sender, BRIDGE_MAX_DELAYED_PER_CALLER,
+                            skipped ? skipped : "");
+  return g_strdup_printf ("refusing requests from %s at once: %u refusals are waiting already%s",
+                          sender, BRIDGE_MAX_DELAYED, skipped ? skipped : "");
 }
 
 /* --- the filter ------------------------------------------------------------ */
@@ -480,10 +484,9 @@ admission_filter (GDBusConnection *connection, GDBusMessage *message, gboolean i
         {
           delay_refusal (admission, caller, sender, reply, now);
           g_clear_object (&reply);
-          log_line = note_refusal (admission, caller, sender, verdict, LOGGED_REFUSING, now);
         }
-      else if (when != REFUSE_AT_ONCE)
-        log_line = note_refusal (admission, caller, sender, verdict, LOGGED_AT_ONCE, now);
+      if (when != REFUSE_AT_ONCE)
+        log_line = note_refusal (admission, caller, sender, verdict, when, now);
     }
   if (verdict != VERDICT_ADMIT)
     forget_if_idle (admission, sender, caller, now);
