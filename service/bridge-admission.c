@@ -1,6 +1,11 @@
 /* bridge-admission.c: each caller's requests counted in GDBus's worker thread. */
 #include "config.h"
 
+#include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include "bridge-admission.h"
 #include "bridge-config.h"
 #include "qga-error.h"
@@ -23,18 +28,21 @@ typedef enum {
 
 #define LOG_LINES_PER_SECOND 10
 
-/* A refusal waiting to be sent. */
-typedef struct {
-  GDBusMessage *reply;
-  char *sender;
-  gint64 due;              /* monotonic µs */
-} Delayed;
-
 typedef enum {
   VERDICT_ADMIT,
   VERDICT_TOO_MANY_PENDING,
   VERDICT_TOO_FAST,
 } Verdict;
+
+/* A refusal waiting to be sent: what it takes to build it then, not the
+ * message (a GDBusMessage is about 1 KiB, and up to BRIDGE_MAX_DELAYED
+ * wait). */
+typedef struct {
+  char *sender;
+  guint32 serial;
+  Verdict verdict;
+  gint64 due;              /* monotonic µs */
+} Delayed;
 
 struct _BridgeAdmission {
   GDBusConnection *connection;
@@ -48,6 +56,7 @@ struct _BridgeAdmission {
   guint sweep_at;          /* forget idle callers when the table reaches this */
   GQueue delayed;          /* Delayed, due first (all wait as long) */
   GSource *delay_source;   /* in the main context: sends refusals when due */
+  guint trim_source;       /* main context: a trim once the refusals are all sent */
   gboolean closing;
   gint64 log_window;       /* monotonic µs the current second of log lines began */
   guint log_lines;         /* in it */
@@ -286,11 +295,28 @@ when_to_refuse (BridgeAdmission *admission, Caller *caller)
   return REFUSE_LATE;
 }
 
+/* The error reply to sender's call serial, as g_dbus_message_new_method_error()
+ * would build it from the call, which is not kept. */
 static GDBusMessage *
-new_refusal (BridgeAdmission *admission, GDBusMessage *message, const char *sender,
+new_error_reply (const char *sender, guint32 serial, const char *text)
+{
+  GDBusMessage *reply = g_dbus_message_new ();
+
+  g_dbus_message_set_message_type (reply, G_DBUS_MESSAGE_TYPE_ERROR);
+  g_dbus_message_set_flags (reply, G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED);
+  g_dbus_message_set_reply_serial (reply, serial);
+  g_dbus_message_set_destination (reply, sender);
+  g_dbus_message_set_error_name (reply, QGA_DBUS_ERROR_PREFIX "LimitExceeded");
+  g_dbus_message_set_body (reply, g_variant_new ("(s)", text));
+  return reply;
+}
+
+static GDBusMessage *
+new_refusal (BridgeAdmission *admission, const char *sender, guint32 serial,
              Verdict verdict, When when)
 {
   g_autofree char *at_once = NULL;
+  g_autofree char *text = NULL;
 
   if (when == REFUSE_AT_ONCE_CALLER)
     at_once = g_strdup_printf ("; refused at once: %u of its refusals are waiting already",
@@ -299,12 +325,12 @@ new_refusal (BridgeAdmission *admission, GDBusMessage *message, const char *send
     at_once = g_strdup_printf ("; refused at once: %u refusals are waiting already",
                                BRIDGE_MAX_DELAYED);
   if (verdict == VERDICT_TOO_FAST)
-    return g_dbus_message_new_method_error (message, QGA_DBUS_ERROR_PREFIX "LimitExceeded",
-                                            "too many requests from %s (limit %u a second)%s",
-                                            sender, admission->max_rate, at_once ? at_once : "");
-  return g_dbus_message_new_method_error (message, QGA_DBUS_ERROR_PREFIX "LimitExceeded",
-                                          "too many requests in flight from %s (limit %u)%s",
-                                          sender, admission->max_pending, at_once ? at_once : "");
+    text = g_strdup_printf ("too many requests from %s (limit %u a second)%s",
+                            sender, admission->max_rate, at_once ? at_once : "");
+  else
+    text = g_strdup_printf ("too many requests in flight from %s (limit %u)%s",
+                            sender, admission->max_pending, at_once ? at_once : "");
+  return new_error_reply (sender, serial, text);
 }
 
 static void
@@ -317,7 +343,6 @@ send_refusal (BridgeAdmission *admission, GDBusMessage *reply)
 static void
 delayed_free (Delayed *delayed)
 {
-  g_object_unref (delayed->reply);
   g_free (delayed->sender);
   g_free (delayed);
 }
@@ -325,13 +350,14 @@ delayed_free (Delayed *delayed)
 /* Under the lock, when when_to_refuse() says so: keep the refusal for later. */
 static void
 delay_refusal (BridgeAdmission *admission, Caller *caller, const char *sender,
-               GDBusMessage *reply, gint64 now)
+               guint32 serial, Verdict verdict, gint64 now)
 {
   Delayed *delayed;
 
   delayed = g_new0 (Delayed, 1);
-  delayed->reply = g_object_ref (reply);
   delayed->sender = g_strdup (sender);
+  delayed->serial = serial;
+  delayed->verdict = verdict;
   delayed->due = now + BRIDGE_REFUSAL_DELAY_MS * 1000;
   caller->delayed++;
   if (g_queue_is_empty (&admission->delayed))
@@ -365,21 +391,51 @@ send_and_free_all (BridgeAdmission *admission, GQueue *queue)
 
   while ((delayed = g_queue_pop_head (queue)) != NULL)
     {
-      send_refusal (admission, delayed->reply);
+      g_autoptr(GDBusMessage) reply = new_refusal (admission, delayed->sender, delayed->serial,
+                                                   delayed->verdict, REFUSE_LATE);
+
+      send_refusal (admission, reply);
       delayed_free (delayed);
     }
+}
+
+/* A flood's refusals go out for up to BRIDGE_REFUSAL_DELAY_MS after its
+ * last call, after the dispatcher's own trim (bridge-dispatcher.c): once
+ * they are all sent (and GDBus's worker has written and freed them), hand
+ * what they used back to the system too. */
+#define TRIM_DELAY_MS 500
+
+static gboolean
+trim_cb (gpointer user_data)
+{
+  BridgeAdmission *admission = user_data;
+  gboolean idle;
+
+  admission->trim_source = 0;
+  g_mutex_lock (&admission->lock);
+  idle = g_queue_is_empty (&admission->delayed);
+  g_mutex_unlock (&admission->lock);
+#ifdef __GLIBC__
+  if (idle)
+    malloc_trim (0);
+#endif
+  return G_SOURCE_REMOVE;
 }
 
 static gboolean
 send_due_refusals (gpointer user_data)
 {
   BridgeAdmission *admission = user_data;
+  gboolean drained;
   GQueue due;
 
   g_mutex_lock (&admission->lock);
   due = take_delayed (admission, g_get_monotonic_time (), FALSE);
+  drained = g_queue_is_empty (&admission->delayed);
   g_mutex_unlock (&admission->lock);
   send_and_free_all (admission, &due);
+  if (drained && admission->trim_source == 0)
+    admission->trim_source = g_timeout_add (TRIM_DELAY_MS, trim_cb, admission);
   return G_SOURCE_CONTINUE;
 }
 
@@ -478,13 +534,12 @@ admission_filter (GDBusConnection *connection, GDBusMessage *message, gboolean i
       !(g_dbus_message_get_flags (message) & G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED))
     {
       When when = when_to_refuse (admission, caller);
+      guint32 serial = g_dbus_message_get_serial (message);
 
-      reply = new_refusal (admission, message, sender, verdict, when);
       if (when == REFUSE_LATE)
-        {
-          delay_refusal (admission, caller, sender, reply, now);
-          g_clear_object (&reply);
-        }
+        delay_refusal (admission, caller, sender, serial, verdict, now);
+      else
+        reply = new_refusal (admission, sender, serial, verdict, when);
       if (when != REFUSE_AT_ONCE)
         log_line = note_refusal (admission, caller, sender, verdict, when, now);
     }
@@ -596,6 +651,7 @@ bridge_admission_free (BridgeAdmission *admission)
   rest = take_delayed (admission, 0, TRUE);
   g_mutex_unlock (&admission->lock);
   send_and_free_all (admission, &rest);
+  g_clear_handle_id (&admission->trim_source, g_source_remove);
   g_source_destroy (admission->delay_source);
   g_clear_pointer (&admission->delay_source, g_source_unref);
   admission_unref (admission);
