@@ -1,5 +1,5 @@
-/* test-channel.c: the bridge's channel over a character device, and its
- * command line.
+/* test-channel.c: the bridge's channel over a character device (its
+ * command line is in test-cli.c).
  *
  * A pseudo-terminal stands in for the port: the bridge opens the slave as
  * its character device (putting it in raw mode, as for a serial port) and
@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test-util.h"
@@ -160,63 +159,6 @@ test_missing_device (void)
   g_assert_true (qt_wait_name_owned (QT_BUS_NAME, FALSE, qt_ms (5000)));
 }
 
-static int
-run_bridge_cli (const char *const *args, char **out, char **err)
-{
-  const char *bridge = g_getenv ("QGA_BRIDGE");
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GError) error = NULL;
-  int status = -1;
-
-  g_ptr_array_add (argv, (gpointer) (bridge ? bridge : "service/qga-bridge"));
-  for (; *args != NULL; args++)
-    g_ptr_array_add (argv, (gpointer) *args);
-  g_ptr_array_add (argv, NULL);
-  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
-                out, err, &status, &error);
-  g_assert_no_error (error);
-  return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
-}
-
-static void
-test_cli (void)
-{
-  static const struct {
-    const char *args[3];
-    int status;
-    const char *stdout_part;
-    const char *stderr_part;
-  } cases[] = {
-    { { "--help" }, 0, "--request-timeout=SECONDS", NULL },
-    { { "--version" }, 0, "qga-bridge " PACKAGE_VERSION, NULL },
-    { { "--bus=elsewhere" }, 2, NULL, "--bus must be 'system' or 'session'" },
-    { { "--channel=relative/path" }, 2, NULL, "expected an absolute device path or unix:PATH" },
-    { { "--channel=unix:" }, 2, NULL, "unix:PATH needs a path" },
-    { { "--request-timeout=0" }, 2, NULL, "--request-timeout must be" },
-    { { "--max-message-size=10" }, 2, NULL, "--max-message-size must be" },
-    { { "--max-pending=0" }, 2, NULL, "--max-pending must be" },
-    { { "--host-window=0" }, 2, NULL, "--host-window must be" },
-    { { "--clipboard-timeout=0.05" }, 2, NULL, "--clipboard-timeout must be" },
-    { { "--host-window=65537" }, 2, NULL, "--host-window must be" },
-    { { "--no-such-option" }, 2, NULL, "Unknown option" },
-    { { "extra-argument" }, 2, NULL, "unexpected argument" },
-  };
-
-  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
-    {
-      g_autofree char *out = NULL;
-      g_autofree char *err = NULL;
-      int status = run_bridge_cli (cases[i].args, &out, &err);
-
-      g_test_message ("qga-bridge %s → %d", cases[i].args[0], status);
-      g_assert_cmpint (status, ==, cases[i].status);
-      if (cases[i].stdout_part)
-        g_assert_nonnull (strstr (out, cases[i].stdout_part));
-      if (cases[i].stderr_part)
-        g_assert_nonnull (strstr (err, cases[i].stderr_part));
-    }
-}
-
 int
 main (int argc, char **argv)
 {
@@ -230,6 +172,5 @@ main (int argc, char **argv)
   g_test_add ("/channel/device/detach", Fixture, NULL, fixture_setup,
               test_device_detach, fixture_teardown);
   g_test_add_func ("/channel/device/missing", test_missing_device);
-  g_test_add_func ("/channel/cli", test_cli);
   return qt_run ();
 }

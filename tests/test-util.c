@@ -306,6 +306,13 @@ qt_proc_spawn (const char *const *argv, gboolean pipes)
   return qt_proc_spawn_full (argv, pipes, NULL, NULL);
 }
 
+void
+qt_add_wrapper (GPtrArray *argv)
+{
+  for (char **w = wrapper_argv; w != NULL && *w != NULL; w++)
+    g_ptr_array_add (argv, *w);
+}
+
 QtProc *
 qt_proc_spawn_full (const char *const *argv, gboolean pipes, const char *const *env,
                     const char *const *prefix)
@@ -318,8 +325,7 @@ qt_proc_spawn_full (const char *const *argv, gboolean pipes, const char *const *
 
   for (const char *const *p = prefix; p != NULL && *p != NULL; p++)
     g_ptr_array_add (args, (gpointer) *p);
-  for (char **w = wrapper_argv; w != NULL && *w != NULL; w++)
-    g_ptr_array_add (args, *w);
+  qt_add_wrapper (args);
   for (const char *const *a = argv; *a != NULL; a++)
     g_ptr_array_add (args, (gpointer) *a);
   g_ptr_array_add (args, NULL);
@@ -359,8 +365,8 @@ qt_proc_spawn_full (const char *const *argv, gboolean pipes, const char *const *
   return proc;
 }
 
-static char *
-daemon_path (const char *env, const char *relative)
+char *
+qt_program_path (const char *env, const char *relative)
 {
   const char *path = g_getenv (env);
 
@@ -372,7 +378,7 @@ daemon_path (const char *env, const char *relative)
 QtProc *
 qt_spawn_bridge (const char *socket_path, ...)
 {
-  g_autofree char *bridge = daemon_path ("QGA_BRIDGE", "service/qga-bridge");
+  g_autofree char *bridge = qt_program_path ("QGA_BRIDGE", "service/qga-bridge");
   g_autofree char *channel = g_strdup_printf ("--channel=unix:%s", socket_path);
   g_autoptr(GPtrArray) args = g_ptr_array_new ();
   const char *arg;
@@ -392,7 +398,7 @@ qt_spawn_bridge (const char *socket_path, ...)
 QtProc *
 qt_spawn_host (const char *socket_path, gboolean listen)
 {
-  g_autofree char *host = daemon_path ("QGA_HOST", "host/qga-host");
+  g_autofree char *host = qt_program_path ("QGA_HOST", "host/qga-host");
   g_autofree char *socket_arg = g_strdup_printf ("--socket=%s", socket_path);
   const char *argv[] = { host, socket_arg, listen ? "--listen" : NULL, NULL };
 
@@ -463,12 +469,11 @@ qt_host_proc_spawn (const char *const *args, GBytes *input)
   g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GError) error = NULL;
-  g_autofree char *host = daemon_path ("QGA_HOST", "host/qga-host");
+  g_autofree char *host = qt_program_path ("QGA_HOST", "host/qga-host");
   g_autofree char *cmdline = NULL;
   QtHostProc *proc = g_new0 (QtHostProc, 1);
 
-  for (char **w = wrapper_argv; w != NULL && *w != NULL; w++)
-    g_ptr_array_add (argv, *w);
+  qt_add_wrapper (argv);
   g_ptr_array_add (argv, host);
   for (; *args != NULL; args++)
     g_ptr_array_add (argv, (gpointer) *args);

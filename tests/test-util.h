@@ -82,6 +82,13 @@ gboolean qt_wait_fd (int fd, GIOCondition events, guint timeout_ms);
 
 typedef struct _QtProc QtProc;
 
+/* A built program: $env if set, else relative to the build tree
+ * ("service/qga-bridge"). */
+char *qt_program_path (const char *env, const char *relative);
+
+/* Append QGA_TEST_WRAPPER's words (valgrind and its options) to argv. */
+void qt_add_wrapper (GPtrArray *argv);
+
 /* Start argv behind QGA_TEST_WRAPPER. With pipes, stdin and stdout are
  * pipes to us (stdout lines are collected, see qt_proc_next_json());
  * otherwise stdin is /dev/null and stdout goes to our stderr. */
