@@ -1,4 +1,4 @@
-/* bridge-clients.c: D-Bus callers tracked with name watches. */
+/* bridge-clients.c: the bridge's D-Bus callers and their requests in flight. */
 #include "config.h"
 
 #include "bridge-clients.h"

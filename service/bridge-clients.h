@@ -1,12 +1,14 @@
 /* bridge-clients.h: the D-Bus callers the bridge is working for.
  *
- * Each caller (unique bus name) with requests in flight is tracked with a
- * name watch, as iio-sensor-proxy tracks its clients. The table is bounded
- * (max_clients) and so is each caller's work (max_pending requests in
- * flight). A record outlives its last request so that a busy client does
- * not cost an AddMatch per call; idle records are evicted when the table is
- * full. When a caller leaves the bus, "vanished" is emitted with its name
- * so that its pending requests can be dropped.
+ * Each caller (unique bus name) with requests in flight has a record in a
+ * QgaCallers table, which sees callers leave the bus (as iio-sensor-proxy
+ * tracks its clients, but through one NameOwnerChanged subscription for the
+ * whole table). The table is bounded (max_clients) and so is each caller's
+ * work (max_pending requests in flight). A record outlives its last request
+ * so that a busy client costs one NameHasOwner check, not one a call; idle
+ * records are evicted when the table is full. When a caller leaves the bus,
+ * "vanished" is emitted with its name so that its pending requests can be
+ * dropped.
  */
 #pragma once
 
