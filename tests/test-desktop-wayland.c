@@ -27,13 +27,13 @@
 
 #include <glib/gstdio.h>
 #include <glib-unix.h>
-#include <wayland-server.h>
 
 #include "qga-desktop.h"
 #include "qga-desktop-wayland.h"
 #include "qga-error.h"
 
 #include "desktop-test-util.h"
+#include "wayland-test-display.h"
 
 static char *sway_path;
 static char *wl_copy_path;
@@ -395,56 +395,6 @@ test_compositor_lost (Fixture *f, gconstpointer data)
   dt_assert_lost_cleanly (&f->d);
 }
 
-/* --- a Wayland display without data-control ------------------------------ */
-
-/* A bare libwayland-server display (a seat, no data-control), run in a
- * thread of its own while the module connects to it. */
-typedef struct {
-  struct wl_display *display;
-  GThread *thread;
-  char *socket_path;
-} BareDisplay;
-
-static void
-bind_seat (struct wl_client *client, void *data, uint32_t version, uint32_t id)
-{
-  struct wl_resource *resource = wl_resource_create (client, &wl_seat_interface, MIN (version, 1), id);
-
-  wl_resource_set_implementation (resource, NULL, NULL, NULL);
-}
-
-static gpointer
-run_bare_display (gpointer data)
-{
-  BareDisplay *bare = data;
-
-  wl_display_run (bare->display);
-  return NULL;
-}
-
-static void
-bare_display_start (BareDisplay *bare)
-{
-  g_autofree char *dir = qt_tmp_path ("bare");
-
-  g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
-  bare->socket_path = g_build_filename (dir, "wayland-bare", NULL);
-  bare->display = wl_display_create ();
-  wl_global_create (bare->display, &wl_seat_interface, 1, NULL, bind_seat);
-  g_assert_cmpint (wl_display_add_socket (bare->display, bare->socket_path), ==, 0);
-  bare->thread = g_thread_new ("bare-wayland", run_bare_display, bare);
-}
-
-static void
-bare_display_stop (BareDisplay *bare)
-{
-  /* from its own loop: wl_display_terminate is for its thread */
-  wl_display_terminate (bare->display);
-  g_thread_join (bare->thread);
-  wl_display_destroy (bare->display);
-  g_free (bare->socket_path);
-}
-
 /* The choice of backend, from the environment. */
 static void
 test_backend_choice (Fixture *f, gconstpointer data)
@@ -452,7 +402,7 @@ test_backend_choice (Fixture *f, gconstpointer data)
   DtDisplayEnv saved;
   g_autoptr(QgaDesktopClipboard) clipboard = NULL;
   g_autoptr(GError) error = NULL;
-  BareDisplay bare = { NULL };
+  WtDisplay *bare = NULL;
 
   dt_display_env_save (&saved);
   g_unsetenv ("DISPLAY");
@@ -466,8 +416,8 @@ test_backend_choice (Fixture *f, gconstpointer data)
   g_assert_true (dt_log_has ("Wayland backend on display"));
   g_clear_object (&clipboard);
 
-  bare_display_start (&bare);
-  g_setenv ("WAYLAND_DISPLAY", bare.socket_path, TRUE);
+  bare = wt_display_start (FALSE);
+  g_setenv ("WAYLAND_DISPLAY", wt_display_get_socket_path (bare), TRUE);
   g_assert_null (qga_desktop_clipboard_new (0, 0, &error));
   g_assert_error (error, QGA_ERROR, QGA_ERROR_NOT_SUPPORTED);
   g_assert_nonnull (strstr (error->message, "neither zwlr_data_control_manager_v1 nor ext_data_control_manager_v1"));
@@ -482,9 +432,103 @@ test_backend_choice (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (error->message, "X display :99999"));
   g_clear_error (&error);
   g_assert_true (dt_log_has ("falling back to X11 on DISPLAY=:99999"));
-  bare_display_stop (&bare);
+  wt_display_stop (bare);
 
   dt_display_env_restore (&saved);
+}
+
+/* --- ext-data-control-v1 ---------------------------------------------------- */
+
+/* The module's two instances are each other's other client, on a display
+ * with ext-data-control-v1 only (wayland-test-display.h). */
+static const DtBackend ext_backend = {
+  .name = "wayland",
+  .new_clipboard = qga_desktop_clipboard_wayland_new,
+  .kill = dt_kill_group,
+};
+
+static void
+ext_desktop_start (DtDesktop *d, WtDisplay *display)
+{
+  dt_desktop_init (d, &ext_backend);
+  d->display = wt_display_get_socket_path (display);
+  dt_desktop_replace_clipboard (d, 0, 0);
+  g_assert_cmpstr (qga_desktop_clipboard_wayland_get_protocol (QGA_DESKTOP_CLIPBOARD_WAYLAND (d->clipboard)),
+                   ==, "ext-data-control-v1");
+}
+
+/* reader reads type from selection, which the other instance owns. */
+static void
+ext_assert_reads (DtDesktop *reader, QgaSelectionId selection, const char *type, GBytes *expected)
+{
+  g_autoptr(GBytes) got = NULL;
+  DtRead read;
+
+  got = dt_read_pipe (reader, selection, type, &read);
+  g_assert_no_error (read.error);
+  g_assert_true (read.ok);
+  g_assert_cmpuint (read.bytes, ==, g_bytes_get_size (expected));
+  dt_assert_bytes_equal (got, expected);
+}
+
+/* Both ways on each selection: the owner's types (the marker hidden), each
+ * byte from the owner's provider on a paste only, the owner replaced
+ * (its source cancelled), a release seen as an empty selection; then the
+ * display gone. */
+static void
+test_ext_data_control (void)
+{
+  const char *b_types[] = { "text/html", NULL };
+  g_autoptr(GBytes) text = dt_sample_text ();
+  g_autoptr(GBytes) png = dt_sample_png ();
+  g_autoptr(GBytes) html = g_bytes_new_static ("<b>b</b>", 8);
+  WtDisplay *display = wt_display_start (TRUE);
+  DtDesktop a = { NULL }, b = { NULL };
+
+  ext_desktop_start (&a, display);
+  ext_desktop_start (&b, display);
+
+  for (guint i = 0; i < QGA_N_SELECTIONS; i++)
+    {
+      QgaSelectionId selection = i;
+      DtProvider a_provider, b_provider;
+      DtOwnerEvent *event;
+      guint a_emptied;
+
+      dt_take_text_and_png (&a, selection, &a_provider);
+      event = dt_wait_announced (&b, selection, FALSE, 1);
+      g_assert_cmpuint (g_strv_length (event->types), ==, 2);
+      g_assert_true (g_strv_contains ((const char *const *) event->types, TEXT));
+      g_assert_true (g_strv_contains ((const char *const *) event->types, "image/png"));
+      g_assert_cmpuint (a_provider.calls, ==, 0);
+      ext_assert_reads (&b, selection, "image/png", png);
+      ext_assert_reads (&b, selection, TEXT, text);
+      g_assert_cmpuint (a_provider.calls, ==, 2);
+      dt_assert_read_refused (&b, selection, "text/html", QGA_ERROR_NO_DATA);
+
+      dt_provider_init (&b_provider);
+      dt_provider_add (&b_provider, "text/html", html);
+      dt_take (&b, selection, b_types, &b_provider);
+      event = dt_wait_announced (&a, selection, FALSE, 1);
+      g_assert_cmpuint (g_strv_length (event->types), ==, 1);
+      g_assert_cmpstr (event->types[0], ==, "text/html");
+      ext_assert_reads (&a, selection, "text/html", html);
+      g_assert_cmpuint (b_provider.calls, ==, 1);
+      g_assert_cmpuint (a_provider.calls, ==, 2);   /* cancelled, not asked again */
+
+      a_emptied = dt_count_events (&a, selection, FALSE, FALSE);
+      qga_desktop_clipboard_release (b.clipboard, selection);
+      g_assert_true (QT_WAIT (dt_count_events (&a, selection, FALSE, FALSE) > a_emptied, qt_ms (10000)));
+      dt_assert_read_refused (&a, selection, "text/html", QGA_ERROR_NO_DATA);
+      dt_provider_clear (&a_provider);
+      dt_provider_clear (&b_provider);
+    }
+
+  wt_display_stop (display);
+  g_assert_true (QT_WAIT (a.closed == 1 && b.closed == 1, qt_ms (10000)));
+  dt_assert_lost_cleanly (&a);
+  dt_desktop_clear (&a);
+  dt_desktop_clear (&b);
 }
 
 int
@@ -514,6 +558,7 @@ main (int argc, char **argv)
   DT_ADD_SHARED ("/desktop-wayland/concurrent-reads", dt_test_concurrent_reads);
   DT_ADD_SHARED ("/desktop-wayland/provider-fails", dt_test_provider_fails);
   DT_ADD ("/desktop-wayland/compositor-lost", test_compositor_lost, NULL);
+  g_test_add_func ("/desktop-wayland/ext-data-control", test_ext_data_control);
 
   status = qt_run ();
   dt_log_stop ();
