@@ -1,7 +1,8 @@
 /* test-desktop-wayland.c: the desktop clipboard's Wayland backend against
- * a real compositor.
+ * a real compositor, and against a display of the test's for what Debian
+ * 12's sway lacks (ext-data-control-v1; wayland-test-display.h).
  *
- * Each test starts its own headless sway (desktop-test-util's DtSway:
+ * Each sway test starts its own headless sway (desktop-test-util's DtSway:
  * WLR_BACKENDS=headless, WLR_LIBINPUT_NO_DEVICES=1, the pixman renderer:
  * no GPU, no input device) and uses wl-clipboard as the other client: wl-copy
  * --foreground owns a selection until killed, wl-paste pastes. sway
