@@ -9,10 +9,10 @@
 #include <wayland-server.h>
 
 #include "ext-data-control-v1-server-protocol.h"
+#include "qga-clipboard.h"
 #include "test-util.h"
 #include "wayland-test-display.h"
 
-#define N_SELECTIONS 2   /* 0: the clipboard, 1: primary */
 /* The tests offer a handful of types; a client offering more is refused. */
 #define MAX_SOURCE_TYPES 64
 
@@ -25,7 +25,7 @@ typedef struct {
 
 typedef struct {
   WtDisplay *display;
-  guint selection;
+  QgaSelectionId selection;
   guint64 source_serial;   /* the source it was made for */
 } Offer;
 
@@ -35,7 +35,7 @@ struct _WtDisplay {
   char *dir;
   char *socket_path;
   GPtrArray *devices;      /* struct wl_resource * */
-  Source *current[N_SELECTIONS];
+  Source *current[QGA_N_SELECTIONS];
   guint64 next_serial;
 };
 
@@ -73,7 +73,7 @@ offer_free (struct wl_resource *resource)
 
 /* The device's selection event for one selection, with a new offer. */
 static void
-device_send_selection (struct wl_resource *device, WtDisplay *display, guint selection)
+device_send_selection (struct wl_resource *device, WtDisplay *display, QgaSelectionId selection)
 {
   Source *source = display->current[selection];
   struct wl_resource *offer_resource = NULL;
@@ -93,14 +93,14 @@ device_send_selection (struct wl_resource *device, WtDisplay *display, guint sel
       for (guint i = 0; i < source->types->len; i++)
         ext_data_control_offer_v1_send_offer (offer_resource, g_ptr_array_index (source->types, i));
     }
-  if (selection == 0)
+  if (selection == QGA_SELECTION_CLIPBOARD)
     ext_data_control_device_v1_send_selection (device, offer_resource);
   else
     ext_data_control_device_v1_send_primary_selection (device, offer_resource);
 }
 
 static void
-broadcast_selection (WtDisplay *display, guint selection)
+broadcast_selection (WtDisplay *display, QgaSelectionId selection)
 {
   for (guint i = 0; i < display->devices->len; i++)
     device_send_selection (g_ptr_array_index (display->devices, i), display, selection);
@@ -132,7 +132,7 @@ source_free (struct wl_resource *resource)
 {
   Source *source = wl_resource_get_user_data (resource);
 
-  for (guint i = 0; i < N_SELECTIONS; i++)
+  for (guint i = 0; i < QGA_N_SELECTIONS; i++)
     if (source->display->current[i] == source)
       {
         source->display->current[i] = NULL;
@@ -145,7 +145,8 @@ source_free (struct wl_resource *resource)
 /* --- devices --- */
 
 static void
-device_set (struct wl_resource *device, struct wl_resource *source_resource, guint selection)
+device_set (struct wl_resource *device, struct wl_resource *source_resource,
+            QgaSelectionId selection)
 {
   WtDisplay *display = wl_resource_get_user_data (device);
   Source *source = source_resource != NULL ? wl_resource_get_user_data (source_resource) : NULL;
@@ -169,14 +170,14 @@ static void
 device_set_selection (struct wl_client *client, struct wl_resource *device,
                       struct wl_resource *source)
 {
-  device_set (device, source, 0);
+  device_set (device, source, QGA_SELECTION_CLIPBOARD);
 }
 
 static void
 device_set_primary_selection (struct wl_client *client, struct wl_resource *device,
                               struct wl_resource *source)
 {
-  device_set (device, source, 1);
+  device_set (device, source, QGA_SELECTION_PRIMARY);
 }
 
 static const struct ext_data_control_device_v1_interface device_implementation = {
@@ -217,7 +218,7 @@ manager_get_data_device (struct wl_client *client, struct wl_resource *manager, 
 
   wl_resource_set_implementation (device, &device_implementation, display, device_free);
   g_ptr_array_add (display->devices, device);
-  for (guint i = 0; i < N_SELECTIONS; i++)
+  for (guint i = 0; i < QGA_N_SELECTIONS; i++)
     device_send_selection (device, display, i);
 }
 
@@ -288,7 +289,7 @@ wt_display_stop (WtDisplay *display)
   wl_display_terminate (display->display);
   g_thread_join (display->thread);
   /* no selection events to clients being torn down */
-  for (guint i = 0; i < N_SELECTIONS; i++)
+  for (guint i = 0; i < QGA_N_SELECTIONS; i++)
     display->current[i] = NULL;
   wl_display_destroy_clients (display->display);
   wl_display_destroy (display->display);

@@ -317,8 +317,8 @@ main (int argc, char **argv)
       g_dbus_connection_signal_subscribe (client.bus, NULL, IFACE, "HostGrabbed", PATH, NULL,
                                           G_DBUS_SIGNAL_FLAGS_NONE, host_grabbed_cb, &client, NULL);
       /* A round trip: the match rule is in place once this returns. It
-       * also starts qga-session, which must be registered with the bridge
-       * for the host's grab to reach this session. */
+       * starts qga-session if it is not running (in the VM test it is,
+       * and registered with the bridge, since the offer step). */
       g_autoptr(GVariant) ping = g_dbus_connection_call_sync (client.bus, NAME, PATH,
                                                               "org.freedesktop.DBus.Peer", "Ping",
                                                               NULL, NULL, G_DBUS_CALL_FLAGS_NONE,
